@@ -1,0 +1,62 @@
+"""`python -m openrs`: compose a GRPO job from conf/, validate it, and run it.
+
+python -m openrs +experiment=exp3 reward=cosine --cfg job   # resolved config, no torch import
+python -m openrs +experiment=exp2 hardware=a40x4 dry_run=true
+"""
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from openrs import CONF_DIR
+from openrs.config import ConfigError, JobConfig, load_job
+
+
+def describe(job: JobConfig) -> str:
+    """A few lines saying what the job will do: model, data, rewards, batch split, lengths."""
+    b, t, hw = job.batch, job.trainer, job.hardware
+    sources = ", ".join(
+        f"{s.path}" + (f" x{s.count}" if s.count else f" x{s.fraction:.0%}" if s.fraction else "")
+        for s in job.data.sources
+    )
+    rewards = " + ".join(f"{w:g}*{f}" for f, w in zip(job.reward.funcs, job.reward.weights, strict=True))
+    return "\n".join(
+        [
+            f"job {job.name}: {job.model.name_or_path} on {sources}",
+            f"  rewards   {rewards}",
+            f"  batch     {t.global_batch_size} completions/step = {t.global_batch_size // t.num_generations} "
+            f"prompts x {t.num_generations} = {b.per_device} per device x {b.world_size} processes x "
+            f"{b.accumulation} accumulation",
+            f"  lengths   prompt <= {job.length.max_prompt_length}, completion <= "
+            f"{job.length.max_completion_length}, context {job.length.max_model_length} tokens",
+            f"  schedule  {t.max_steps} steps, lr {t.learning_rate:g} ({t.lr_scheduler_type}), "
+            f"checkpoint every {t.save_steps}",
+            f"  hardware  {hw.accelerator}, {hw.dtype}, vLLM {hw.vllm_mode or 'off'}, "
+            f"DeepSpeed {hw.deepspeed or 'off'}",
+            f"  output    {job.output_dir}",
+        ]
+    )
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        job = load_job(cfg)
+    except ConfigError as err:
+        print(f"openrs: {err}", file=sys.stderr)
+        sys.exit(2)
+    out = Path(job.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save({k: v for k, v in job.model_dump().items()}, out / "job.yaml")
+    print(describe(job))
+    if job.dry_run:
+        print(f"dry run: resolved config written to {out / 'job.yaml'}")
+        return None
+    print("openrs: training is not available yet; run with dry_run=true to validate.", file=sys.stderr)
+    sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""Typed schema of a composed openrs job, and its validation.
+
+Defaults live in conf/; these classes only say what each key means and which values are allowed.
+`load_job` turns Hydra's DictConfig into a frozen `JobConfig` or raises `ConfigError` with one
+message naming the key, the bad value and what would be valid. Nothing here imports torch,
+transformers or trl, so a bad config fails in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+RewardName = Literal["accuracy", "format", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"]
+LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names key, value and the fix."""
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ModelConfig(_Schema):
+    name_or_path: str
+    """Hub id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local model directory."""
+    revision: str
+    """Hub revision (branch, tag or commit); ignored for local paths."""
+    tokenizer: str | None
+    """Tokenizer hub id or directory; null uses the model's own."""
+    trust_remote_code: bool
+    """Run modelling code shipped with the model. Off unless a config turns it on."""
+
+
+class DataSource(_Schema):
+    path: str
+    """Hub dataset id, or a local .jsonl/.json/.parquet file."""
+    split: str
+    """Split to read from a hub dataset (local files have one split, `train`)."""
+    count: int | None = Field(gt=0)
+    """Rows to draw from this source; null with fraction null takes all rows."""
+    fraction: float | None = Field(gt=0, le=1)
+    """Share of this source's rows to draw, in (0, 1]; exclusive with count."""
+
+    @property
+    def is_local(self) -> bool:
+        return self.path.endswith(LOCAL_DATA_SUFFIXES) or Path(self.path).exists()
+
+    @model_validator(mode="after")
+    def _one_size(self) -> DataSource:
+        if self.count is not None and self.fraction is not None:
+            raise ValueError(f"set count or fraction, not both (count={self.count}, fraction={self.fraction})")
+        return self
+
+
+class DataConfig(_Schema):
+    sources: list[DataSource] = Field(min_length=1)
+    """The training mix: one entry per source, drawn with `seed` and concatenated."""
+    problem_column: str
+    """Column holding the problem text, in every source."""
+    answer_column: str
+    """Column holding the gold final answer (not a worked solution), in every source."""
+    seed: int
+    """Seed of the draw from each source."""
+
+
+class PromptConfig(_Schema):
+    system: str
+    """System prompt placed before each problem; rendered with the model's chat template."""
+
+
+class CosineParams(_Schema):
+    min_value_wrong: float
+    """Reward of a wrong answer of length 0."""
+    max_value_wrong: float
+    """Reward of a wrong answer at max_len (paper: -0.5)."""
+    min_value_correct: float
+    """Reward of a correct answer at max_len."""
+    max_value_correct: float
+    """Reward of a correct answer of length 0."""
+    max_len: int = Field(gt=0)
+    """Length at which the cosine reaches its end value, in `length_unit`."""
+    length_unit: Literal["tokens", "chars"]
+    """tokens (clamped to max_len) or chars (the original code's unclamped behaviour)."""
+
+
+class RepetitionParams(_Schema):
+    ngram_size: int = Field(gt=0)
+    """n of the repeated n-grams counted, in words."""
+    max_penalty: float = Field(le=0)
+    """Reward when every n-gram repeats; 0 turns the penalty off."""
+
+
+class SoftOverlongParams(_Schema):
+    buffer: int = Field(gt=0)
+    """Tokens before max_len over which the penalty ramps from 0 to -1."""
+    max_len: int = Field(gt=0)
+    """Completion cap in tokens."""
+
+
+class LanguageParams(_Schema):
+    expected: Literal["en", "zh"]
+    """Language whose script share of the completion is rewarded."""
+
+
+class GradingParams(_Schema):
+    timeout_s: float = Field(gt=0)
+    """Hard bound on grading one completion (parse + verify), seconds."""
+    workers: int | None = Field(gt=0)
+    """Grading worker processes; null = number of CPU cores."""
+
+
+class RewardConfig(_Schema):
+    funcs: list[RewardName] = Field(min_length=1)
+    """Reward functions by registry name, summed with `weights`."""
+    weights: list[float]
+    """One weight per reward function."""
+    cosine: CosineParams
+    repetition_penalty: RepetitionParams
+    soft_overlong: SoftOverlongParams
+    language: LanguageParams
+    grading: GradingParams
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> RewardConfig:
+        if len(self.weights) != len(self.funcs):
+            raise ValueError(
+                f"reward.weights has {len(self.weights)} entries {self.weights} but reward.funcs has "
+                f"{len(self.funcs)} {self.funcs}: give one weight per reward function"
+            )
+        return self
+
+
+class LengthConfig(_Schema):
+    max_completion_length: int = Field(gt=0)
+    """Cap on generated tokens per completion."""
+    max_prompt_length: int = Field(gt=0)
+    """Prompts longer than this many tokens are dropped (and counted) when the data loads."""
+    max_model_length: int = Field(gt=0)
+    """Generation context in tokens (vLLM max_model_len); must hold prompt + completion."""
+
+    @model_validator(mode="after")
+    def _fits_context(self) -> LengthConfig:
+        need = self.max_prompt_length + self.max_completion_length
+        if need > self.max_model_length:
+            raise ValueError(
+                f"length.max_prompt_length ({self.max_prompt_length}) + length.max_completion_length "
+                f"({self.max_completion_length}) = {need} exceeds length.max_model_length "
+                f"({self.max_model_length}): raise max_model_length to at least {need} or lower a cap"
+            )
+        return self
+
+
+class TrainerConfig(_Schema):
+    learning_rate: float = Field(gt=0)
+    lr_scheduler_type: Literal["cosine_with_min_lr", "cosine", "linear", "constant", "constant_with_warmup"]
+    min_lr_rate: float = Field(ge=0, le=1)
+    """Floor of cosine_with_min_lr as a share of learning_rate."""
+    warmup_ratio: float = Field(ge=0, lt=1)
+    max_steps: int = Field(gt=0)
+    """Optimizer steps."""
+    global_batch_size: int = Field(gt=0)
+    """Completions per optimizer step over all ranks (prompts per step x num_generations)."""
+    num_generations: int = Field(gt=1)
+    """Completions sampled per prompt; GRPO's group size."""
+    temperature: float = Field(gt=0)
+    top_p: float = Field(gt=0, le=1)
+    beta: float = Field(ge=0)
+    """KL coefficient against the reference model (0 loads no reference model)."""
+    epsilon: float = Field(gt=0)
+    """Lower clip range of the policy ratio."""
+    epsilon_high: float | None = Field(gt=0)
+    """Upper clip range; null = epsilon."""
+    num_iterations: int = Field(gt=0)
+    """Policy updates per generated batch."""
+    loss_type: Literal["grpo", "bnpo", "dr_grpo", "dapo"]
+    """Token-loss aggregation; bnpo is the paper-era mean over the local batch's tokens."""
+    scale_rewards: Literal["group", "batch", "none"]
+    """Advantage scaling: (r - mean) / (std + 1e-4) over the group, the batch, or not at all."""
+    mask_truncated_completions: bool
+    vllm_importance_sampling_correction: bool
+    """Correct for vLLM vs. training logprob mismatch (absent in the paper's TRL)."""
+    max_grad_norm: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    gradient_checkpointing: bool
+    save_steps: int = Field(gt=0)
+    """Optimizer steps between checkpoints."""
+    logging_steps: int = Field(gt=0)
+    log_completions: bool
+
+    @model_validator(mode="after")
+    def _groups_fit(self) -> TrainerConfig:
+        if self.global_batch_size % self.num_generations:
+            fits = [b for b in range(self.num_generations, 2 * self.global_batch_size, self.num_generations)]
+            near = min(fits, key=lambda b: abs(b - self.global_batch_size))
+            raise ValueError(
+                f"trainer.global_batch_size={self.global_batch_size} is not a multiple of "
+                f"trainer.num_generations={self.num_generations}: every prompt needs its whole group in one "
+                f"step; use e.g. trainer.global_batch_size={near}"
+            )
+        return self
+
+
+class EvalConfig(_Schema):
+    benchmarks: list[Literal["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]] = Field(min_length=1)
+    samples: int = Field(gt=0)
+    """Samples per problem; pass@1 is their mean."""
+    temperature: float = Field(ge=0)
+    top_p: float = Field(gt=0, le=1)
+    max_new_tokens: int = Field(gt=0)
+    every_steps: int | None = Field(gt=0)
+    """Optimizer steps between step-wise evaluations; null turns them off."""
+
+
+class TrackingConfig(_Schema):
+    uri: str | None
+    """MLflow tracking URI (sqlite:///file.db or http://host:port); null disables tracking."""
+    experiment: str | None
+    """MLflow experiment name; null uses the job's `name`."""
+
+
+class HardwareConfig(_Schema):
+    accelerator: Literal["cpu", "gpu"]
+    num_machines: int = Field(gt=0)
+    gpus_per_machine: int = Field(ge=0)
+    num_processes: int = Field(gt=0)
+    """Training processes per machine."""
+    max_per_device_batch: int = Field(gt=0)
+    """Most completions one process holds in a micro-batch."""
+    dtype: Literal["float32", "bfloat16", "float16"]
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"]
+    vllm_mode: Literal["colocate", "server"] | None
+    """null: transformers generates; colocate: vLLM inside each rank; server: vLLM on its own GPU."""
+    vllm_gpu_memory_utilization: float = Field(ge=0, le=1)
+    deepspeed: Literal["zero2", "zero3"] | None
+
+    @property
+    def world_size(self) -> int:
+        """Training processes over all machines."""
+        return self.num_machines * self.num_processes
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HardwareConfig:
+        if self.accelerator == "cpu" and (self.vllm_mode or self.deepspeed or self.dtype != "float32"):
+            raise ValueError(
+                f"hardware.accelerator=cpu runs float32 without vLLM or DeepSpeed, but dtype={self.dtype}, "
+                f"vllm_mode={self.vllm_mode}, deepspeed={self.deepspeed}: use dtype=float32 and null for both"
+            )
+        needed = self.num_processes + (1 if self.vllm_mode == "server" else 0)
+        if self.accelerator == "gpu" and needed > self.gpus_per_machine:
+            raise ValueError(
+                f"hardware needs {needed} GPUs per machine ({self.num_processes} training"
+                f"{' + 1 vLLM server' if self.vllm_mode == 'server' else ''}) but gpus_per_machine="
+                f"{self.gpus_per_machine}"
+            )
+        return self
+
+
+class BatchPlan(BaseModel):
+    """How one optimizer step's completions are split: per_device x world_size x accumulation."""
+
+    per_device: int
+    world_size: int
+    accumulation: int
+
+
+def plan_batch(global_batch: int, world_size: int, max_per_device: int) -> BatchPlan:
+    """Split `global_batch` completions over `world_size` ranks with the fewest accumulation steps.
+
+    Raises ConfigError when no per-device batch <= max_per_device reaches global_batch exactly.
+    """
+    for accumulation in range(1, global_batch + 1):
+        per_rank_step, rest = divmod(global_batch, world_size * accumulation)
+        if rest == 0 and per_rank_step <= max_per_device:
+            return BatchPlan(per_device=per_rank_step, world_size=world_size, accumulation=accumulation)
+    raise ConfigError(
+        f"trainer.global_batch_size={global_batch} cannot be split exactly over {world_size} training "
+        f"processes with at most hardware.max_per_device_batch={max_per_device} completions each: choose a "
+        f"global batch that is a multiple of {world_size}, or a hardware preset with a process count "
+        f"that divides {global_batch}"
+    )
+
+
+class JobConfig(_Schema):
+    """One composed openrs job, validated."""
+
+    name: str = Field(min_length=1)
+    """Experiment name: MLflow experiment and output folder."""
+    seed: int
+    dry_run: bool
+    """Validate, print the plan and write the resolved config, but load nothing."""
+    resume: bool | str
+    """false, true (newest complete checkpoint in output_dir) or a checkpoint path."""
+    output_dir: str
+    model: ModelConfig
+    data: DataConfig
+    prompt: PromptConfig
+    reward: RewardConfig
+    length: LengthConfig
+    trainer: TrainerConfig
+    eval: EvalConfig
+    tracking: TrackingConfig
+    hardware: HardwareConfig
+
+    @property
+    def batch(self) -> BatchPlan:
+        return plan_batch(self.trainer.global_batch_size, self.hardware.world_size, self.hardware.max_per_device_batch)
+
+    def grpo_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for trl.GRPOConfig, everything the job fixes (lengths in tokens)."""
+        t, hw, batch = self.trainer, self.hardware, self.batch
+        kwargs: dict[str, Any] = dict(
+            output_dir=self.output_dir,
+            seed=self.seed,
+            learning_rate=t.learning_rate,
+            lr_scheduler_type=t.lr_scheduler_type,
+            # transformers 5 takes a float in [0, 1) here as a share of max_steps.
+            warmup_steps=t.warmup_ratio,
+            max_steps=t.max_steps,
+            per_device_train_batch_size=batch.per_device,
+            gradient_accumulation_steps=batch.accumulation,
+            num_generations=t.num_generations,
+            temperature=t.temperature,
+            top_p=t.top_p,
+            beta=t.beta,
+            epsilon=t.epsilon,
+            epsilon_high=t.epsilon_high,
+            num_iterations=t.num_iterations,
+            loss_type=t.loss_type,
+            scale_rewards=t.scale_rewards,
+            mask_truncated_completions=t.mask_truncated_completions,
+            max_grad_norm=t.max_grad_norm,
+            weight_decay=t.weight_decay,
+            # transformers 5 renamed gradient_checkpointing*; TRL reads the mirrored old names.
+            activation_checkpointing=t.gradient_checkpointing,
+            activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+            save_strategy="steps",
+            save_steps=t.save_steps,
+            logging_steps=t.logging_steps,
+            logging_first_step=True,
+            log_completions=t.log_completions,
+            max_completion_length=self.length.max_completion_length,
+            reward_weights=list(self.reward.weights),
+            bf16=hw.dtype == "bfloat16",
+            fp16=hw.dtype == "float16",
+            use_vllm=hw.vllm_mode is not None,
+            # openrs logs to MLflow itself (rank 0, its own run layout).
+            report_to=[],
+        )
+        if t.lr_scheduler_type == "cosine_with_min_lr":
+            kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": t.min_lr_rate}
+        if hw.vllm_mode is not None:
+            kwargs.update(
+                vllm_mode=hw.vllm_mode,
+                vllm_gpu_memory_utilization=hw.vllm_gpu_memory_utilization,
+                vllm_max_model_length=self.length.max_model_length,
+                vllm_importance_sampling_correction=t.vllm_importance_sampling_correction,
+            )
+        return kwargs
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        # Model-level validators put their full sentence in msg; field errors get key = value prefix.
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "value_error":
+            lines.append(msg if not loc else f"{_dotted(loc)}: {msg}")
+        elif e["type"] == "extra_forbidden":
+            lines.append(f"{_dotted(loc)}: unknown key; valid keys are listed by --cfg job for this group")
+        elif e["type"] == "missing":
+            lines.append(f"{_dotted(loc)}: missing; add it to the group's YAML or pass {_dotted(loc)}=VALUE")
+        else:
+            lines.append(f"{_dotted(loc)}={e.get('input')!r}: {msg}")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def _columns_of(path: Path) -> list[str]:
+    """Column names of a local .jsonl/.json/.parquet file, read from its first row or schema."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    with path.open() as f:
+        if path.suffix == ".json":
+            rows = json.load(f)
+            return list(rows[0]) if rows else []
+        first = f.readline()
+    return list(json.loads(first)) if first.strip() else []
+
+
+def check_local_columns(data: DataConfig) -> None:
+    """Fail fast when a local source is missing or lacks the configured problem/answer columns.
+
+    Hub sources are checked when they load (still before the model)."""
+    for i, source in enumerate(data.sources):
+        if not source.is_local:
+            continue
+        path = Path(source.path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"data.sources[{i}].path={source.path!r}: no such file")
+        columns = _columns_of(path)
+        for key in ("problem_column", "answer_column"):
+            wanted = getattr(data, key)
+            if wanted not in columns:
+                raise ConfigError(f"data.{key}={wanted!r}: {source.path} has no such column; its columns are {columns}")
+
+
+def load_job(cfg: DictConfig | dict[str, Any]) -> JobConfig:
+    """Validate a composed config (Hydra DictConfig or plain dict) into a JobConfig.
+
+    Raises ConfigError with every problem found, each naming key, bad value and the valid choices."""
+    raw = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    raw = {k: v for k, v in raw.items() if k != "hydra"}
+    try:
+        job = JobConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+    check_local_columns(job.data)
+    job.batch  # noqa: B018 - raises ConfigError when the hardware cannot reach the global batch
+    return job

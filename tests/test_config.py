@@ -1,0 +1,202 @@
+"""Every preset composes and validates; the paper presets carry Table 5; bad values fail with a clear message."""
+
+import json
+
+import pytest
+from conftest import compose_cfg
+
+from openrs import CONF_DIR
+from openrs.config import ConfigError, load_job, plan_batch
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+# Paper Table 5 and Sec. 3 (../shared/paper), with the TRL-1.x keys that restore the paper-era defaults.
+TABLE5 = dict(
+    bf16=True,
+    use_vllm=True,
+    vllm_mode="server",
+    vllm_gpu_memory_utilization=0.7,
+    vllm_max_model_length=4608,
+    gradient_accumulation_steps=4,
+    activation_checkpointing=True,  # transformers 5's name for gradient_checkpointing
+    activation_checkpointing_kwargs={"use_reentrant": False},
+    learning_rate=1.0e-6,
+    lr_scheduler_type="cosine_with_min_lr",
+    lr_scheduler_kwargs={"min_lr_rate": 0.1},
+    warmup_steps=0.1,  # transformers 5: a float < 1 is the warmup ratio
+    max_steps=500,
+    per_device_train_batch_size=6,
+    num_generations=6,
+    temperature=0.7,
+    seed=42,
+    logging_steps=1,
+    logging_first_step=True,
+    log_completions=True,
+    save_strategy="steps",
+    save_steps=50,
+    reward_weights=[1.0, 2.0],
+    beta=0.04,
+    epsilon=0.2,
+    num_iterations=1,
+    loss_type="bnpo",
+    scale_rewards="group",
+)
+PAPER = {
+    "exp1": dict(max_completion_length=4096, data="knoveleng/open-s1", funcs=["format", "accuracy"], english=False),
+    "exp2": dict(max_completion_length=3584, data="knoveleng/open-rs", funcs=["format", "accuracy"], english=False),
+    "exp3": dict(max_completion_length=3584, data="knoveleng/open-rs", funcs=["format", "cosine"], english=True),
+}
+
+
+@pytest.mark.parametrize("exp", sorted(PAPER))
+def test_paper_presets_match_table5(exp):
+    job = load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4"))
+    kwargs = job.grpo_kwargs()
+    for key, value in TABLE5.items():
+        assert kwargs[key] == value, key
+    paper = PAPER[exp]
+    assert kwargs["max_completion_length"] == paper["max_completion_length"]
+    assert job.length.max_prompt_length == 512
+    assert [s.path for s in job.data.sources] == [paper["data"]]
+    assert job.reward.funcs == paper["funcs"]
+    assert job.name == exp
+    assert job.model.name_or_path == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    assert job.model.trust_remote_code is False
+    assert ("Reply in English only, do not use other languages." in job.prompt.system) == paper["english"]
+    assert "<think>" in job.prompt.system and "\\boxed{}" in job.prompt.system
+    # 3 ranks x 6 per device x 4 accumulation = 72 completions = 12 prompts x 6 generations.
+    assert job.trainer.global_batch_size == 72 and job.batch.world_size == 3
+
+
+def test_exp3_cosine_follows_paper_and_length_cap():
+    job = load_job(compose_cfg("+experiment=exp3"))
+    c = job.reward.cosine
+    assert (c.min_value_wrong, c.max_value_wrong, c.min_value_correct, c.max_value_correct) == (0.0, -0.5, 0.5, 1.0)
+    assert c.max_len == 3584 and c.length_unit == "tokens"
+    assert load_job(compose_cfg("+experiment=exp3", "length=l8192")).reward.cosine.max_len == 8192
+
+
+def test_command_line_overrides_a_presets_choice():
+    job = load_job(compose_cfg("+experiment=exp3", "reward=accuracy", "length=l4096"))
+    assert job.reward.funcs == ["format", "accuracy"]
+    assert job.length.max_completion_length == 4096
+    assert "English only" in job.prompt.system  # the rest of exp3 stays
+
+
+@pytest.mark.parametrize("exp", options("experiment"))
+@pytest.mark.parametrize("length", options("length"))
+@pytest.mark.parametrize("reward", options("reward"))
+def test_every_experiment_length_reward_validates(exp, length, reward):
+    job = load_job(compose_cfg(f"+experiment={exp}", f"length={length}", f"reward={reward}"))
+    assert job.reward.cosine.max_len == job.length.max_completion_length
+
+
+@pytest.mark.parametrize("group", ["model", "data", "prompt", "trainer", "eval", "tracking", "hardware"])
+def test_every_option_of_every_group_validates(group):
+    for option in options(group):
+        load_job(compose_cfg(f"{group}={option}"))
+
+
+@pytest.mark.parametrize("hardware", ["a40x4", "h100x1", "cpu"])
+def test_hardware_keeps_the_global_batch(hardware):
+    job = load_job(compose_cfg("+experiment=exp2", f"hardware={hardware}"))
+    b = job.batch
+    assert b.per_device * b.world_size * b.accumulation == 72
+    assert b.per_device <= job.hardware.max_per_device_batch
+
+
+def test_grpo_config_accepts_the_kwargs():
+    from trl import GRPOConfig
+
+    kwargs = load_job(compose_cfg("+experiment=exp3", "hardware=cpu")).grpo_kwargs()
+    args = GRPOConfig(**kwargs)
+    assert args.beta == 0.04 and args.loss_type == "bnpo" and args.gradient_accumulation_steps == 1
+    assert args.gradient_checkpointing and args.gradient_checkpointing_kwargs == {"use_reentrant": False}
+
+
+def test_plan_batch_prefers_fewest_accumulation_steps():
+    assert plan_batch(72, 3, 6).model_dump() == {"per_device": 6, "world_size": 3, "accumulation": 4}
+    assert plan_batch(72, 1, 24).accumulation == 3
+    with pytest.raises(ConfigError, match="cannot be split exactly over 5 training processes"):
+        plan_batch(72, 5, 6)
+
+
+def bad(*overrides: str) -> str:
+    with pytest.raises(ConfigError) as err:
+        load_job(compose_cfg(*overrides))
+    return str(err.value)
+
+
+def test_unknown_reward_name():
+    msg = bad("reward.funcs=[format,acuracy]")
+    assert "reward.funcs[1]='acuracy'" in msg and "'accuracy'" in msg and "'cosine'" in msg
+
+
+def test_reward_weights_must_match():
+    msg = bad("reward.weights=[1.0]")
+    assert "reward.weights has 1 entries" in msg and "['format', 'accuracy']" in msg
+
+
+def test_batch_not_divisible_by_generations():
+    msg = bad("trainer.num_generations=5")
+    assert "trainer.global_batch_size=72 is not a multiple of trainer.num_generations=5" in msg
+    assert "trainer.global_batch_size=70" in msg
+
+
+def test_lengths_over_context():
+    msg = bad("length=l4096", "length.max_model_length=4096")
+    assert "= 4608 exceeds length.max_model_length (4096)" in msg and "at least 4608" in msg
+
+
+def test_non_positive_steps():
+    assert "trainer.max_steps=0: Input should be greater than 0" in bad("trainer.max_steps=0")
+    assert "trainer.save_steps=-5" in bad("trainer.save_steps=-5")
+    assert "eval.every_steps=0" in bad("eval.every_steps=0")
+
+
+def test_hardware_that_cannot_reach_the_batch():
+    msg = bad("hardware=a40x4", "hardware.num_processes=5", "hardware.gpus_per_machine=8")
+    assert "cannot be split exactly over 5 training processes" in msg
+
+
+def test_unknown_choice_names_the_valid_ones():
+    msg = bad("hardware.vllm_mode=remote", "hardware=h100x1")
+    assert "hardware.vllm_mode='remote'" in msg and "'colocate' or 'server'" in msg
+
+
+def test_unknown_dataset_column(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"question": "1+1", "answer": "2"}) + "\n")
+    msg = bad(f"data.sources=[{{path: {data}, split: train, count: null, fraction: null}}]")
+    assert "data.problem_column='problem'" in msg and "['question', 'answer']" in msg
+    load_job(
+        compose_cfg(
+            f"data.sources=[{{path: {data}, split: train, count: null, fraction: null}}]",
+            "data.problem_column=question",
+        )
+    )
+
+
+def test_missing_local_dataset(tmp_path):
+    msg = bad(f"data.sources=[{{path: {tmp_path}/nope.jsonl, split: train, count: null, fraction: null}}]")
+    assert "data.sources[0].path" in msg and "no such file" in msg
+
+
+def test_shared_training_file_columns(shared_data):
+    path = shared_data / "train" / "deepscaler_preview_40315.jsonl"
+    load_job(compose_cfg(f"data.sources=[{{path: {path}, split: train, count: 100, fraction: null}}]"))
+
+
+def test_remote_code_is_off_by_default():
+    for option in options("model"):
+        assert load_job(compose_cfg(f"model={option}")).model.trust_remote_code is False
+
+
+def test_every_yaml_says_what_it_is_and_how_to_run_it():
+    for path in CONF_DIR.rglob("*.yaml"):
+        lines = path.read_text().splitlines()
+        header = next(line for line in lines if not line.startswith("# @package"))
+        assert header.startswith("# ") and "Run: python -m openrs" in header, path
