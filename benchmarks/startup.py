@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="runs of each command, interleaved")
     args = parser.parse_args()
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    for name, cmd in COMMANDS.items():  # warm the page cache once
+    for cmd in COMMANDS.values():  # warm the page cache once
         subprocess.run(cmd, check=True, capture_output=True)
     for i in range(args.repeats):
         for name, cmd in COMMANDS.items():
