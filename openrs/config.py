@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 RewardName = Literal["accuracy", "format", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"]
 LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
+GENERATED_PREFIX = "arithmetic:"
 
 
 class ConfigError(ValueError):
@@ -27,20 +28,51 @@ class _Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+class TinyModelConfig(_Schema):
+    """Shape and warm start of the embedded default model (openrs.tiny)."""
+
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    num_layers: int = Field(gt=0)
+    num_heads: int = Field(gt=0)
+    """Attention heads; hidden_size / num_heads >= 32 so that vLLM can load the model."""
+    num_kv_heads: int = Field(gt=0)
+    max_positions: int = Field(gt=0)
+    """Context in tokens (characters)."""
+    warm_start_steps: int = Field(ge=0)
+    """Supervised steps on generated arithmetic before RL."""
+    warm_start_lr: float = Field(gt=0)
+    warm_start_batch: int = Field(gt=0)
+    warm_start_problems: int = Field(gt=0)
+    """Problems per level drawn for the warm start (train split)."""
+    seed: int
+
+
 class ModelConfig(_Schema):
     name_or_path: str
-    """Hub id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local model directory."""
+    """Hub id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B), a local model directory, or `tiny`."""
     revision: str
     """Hub revision (branch, tag or commit); ignored for local paths."""
     tokenizer: str | None
     """Tokenizer hub id or directory; null uses the model's own."""
     trust_remote_code: bool
     """Run modelling code shipped with the model. Off unless a config turns it on."""
+    tiny: TinyModelConfig | None
+    """Settings of the model openrs builds when name_or_path is `tiny`; null otherwise."""
+
+    @model_validator(mode="after")
+    def _tiny_has_settings(self) -> ModelConfig:
+        if (self.name_or_path == "tiny") != (self.tiny is not None):
+            raise ValueError(
+                "model.name_or_path=tiny goes with model.tiny settings (conf/model/tiny.yaml), and only then"
+            )
+        return self
 
 
 class DataSource(_Schema):
     path: str
-    """Hub dataset id, or a local .jsonl/.json/.parquet file."""
+    """Hub dataset id, a local .jsonl/.json/.parquet file, or `arithmetic:easy` / `arithmetic:hard`
+    (generated problems, openrs.arithmetic)."""
     split: str
     """Split to read from a hub dataset (local files have one split, `train`)."""
     count: int | None = Field(gt=0)
@@ -52,8 +84,15 @@ class DataSource(_Schema):
     def is_local(self) -> bool:
         return self.path.endswith(LOCAL_DATA_SUFFIXES) or Path(self.path).exists()
 
+    @property
+    def generated_level(self) -> str | None:
+        """The arithmetic level of a generated source, else None."""
+        return self.path.removeprefix(GENERATED_PREFIX) if self.path.startswith(GENERATED_PREFIX) else None
+
     @model_validator(mode="after")
     def _one_size(self) -> DataSource:
+        if self.generated_level is not None and self.generated_level not in ("easy", "hard"):
+            raise ValueError(f"path={self.path!r}: generated sources are arithmetic:easy and arithmetic:hard")
         if self.count is not None and self.fraction is not None:
             raise ValueError(f"set count or fraction, not both (count={self.count}, fraction={self.fraction})")
         return self
@@ -114,6 +153,10 @@ class GradingParams(_Schema):
     """Hard bound on grading one completion (parse + verify), seconds."""
     workers: int | None = Field(gt=0)
     """Grading worker processes; null = number of CPU cores."""
+    memory_mb: int = Field(gt=0)
+    """Address-space cap per grading worker, MiB; a runaway computation fails there as an error."""
+    max_answer_chars: int = Field(gt=0)
+    """Boxed answers longer than this are scored 0 (too_long) without parsing."""
 
 
 class RewardConfig(_Schema):
@@ -239,6 +282,16 @@ class HardwareConfig(_Schema):
     """null: transformers generates; colocate: vLLM inside each rank; server: vLLM on its own GPU."""
     vllm_gpu_memory_utilization: float = Field(ge=0, le=1)
     deepspeed: Literal["zero2", "zero3"] | None
+    """DeepSpeed ZeRO stage (config in conf/deepspeed/), or null."""
+    machine_rank: int = Field(ge=0)
+    """This machine's rank in a multi-machine job."""
+    main_process_ip: str
+    main_process_port: int = Field(gt=0, lt=65536)
+
+    @property
+    def launched(self) -> bool:
+        """Whether the job runs as children (accelerate ranks, a vLLM server) rather than in-process."""
+        return self.world_size > 1 or self.vllm_mode == "server"
 
     @property
     def world_size(self) -> int:
@@ -297,6 +350,8 @@ class JobConfig(_Schema):
     """Validate, print the plan and write the resolved config, but load nothing."""
     resume: bool | str
     """false, true (newest complete checkpoint in output_dir) or a checkpoint path."""
+    requeue_exit_code: int = Field(ge=0, le=255)
+    """Exit code after SIGTERM was handled by saving a checkpoint (for cluster requeue)."""
     output_dir: str
     model: ModelConfig
     data: DataConfig

@@ -1,0 +1,175 @@
+"""Answer grading with math-verify in worker processes, each item under a hard time bound.
+
+math-verify's own timeouts use signal.alarm: they only work on a main thread, in whole seconds, and cannot
+interrupt a long C-level computation (sympy evaluating 10^{10^{10}}). Here every item is parsed and
+verified in a worker process (on its own main thread, with a memory cap); the parent kills a worker whose
+item overruns `timeout_s`, scores that item None, and starts a replacement from a forkserver that has
+math-verify imported already. Callers may be on any thread.
+
+Outcomes: correct -> 1.0; wrong, no_answer, unparseable_prediction, too_long -> 0.0;
+unparseable_gold, timeout, error -> None (TRL skips None rewards).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import wait
+
+from openrs.answers import Gold
+from openrs.grading_worker import serve
+
+SCORES = {
+    "correct": 1.0,
+    "wrong": 0.0,
+    "no_answer": 0.0,
+    "unparseable_prediction": 0.0,
+    "too_long": 0.0,
+    "unparseable_gold": None,
+    "timeout": None,
+    "error": None,
+}
+Item = tuple[Gold, str | None]
+
+
+class _Worker:
+    def __init__(self, ctx: mp.context.BaseContext, memory_mb: int):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=serve, args=(child, memory_mb), daemon=True, name="openrs-grader")
+        self.proc.start()
+        child.close()
+        self.keys: collections.deque[int] = collections.deque()  # in flight, in the order they are graded
+        self.since = 0.0  # when the item at keys[0] started
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class GradingPool:
+    """Worker processes that grade (gold, prediction) items in parallel, each within `timeout_s` seconds.
+
+    workers: processes (None = CPU cores); memory_mb: address-space cap per worker; max_answer_chars:
+    longer predictions score too_long unparsed. Start once per job (see `shared_pool`); `grade` is
+    thread-safe and survives hung or crashing items."""
+
+    # Items sent to a worker at once: fewer round trips, while a hung item delays only its own chunk.
+    chunk = 16
+
+    def __init__(self, workers: int | None, timeout_s: float, memory_mb: int, max_answer_chars: int):
+        self.n_workers = workers or os.cpu_count() or 1
+        self.timeout_s, self.memory_mb, self.max_answer_chars = timeout_s, memory_mb, max_answer_chars
+        self._ctx = mp.get_context("forkserver")
+        # Workers fork from a server that has imported and warmed up math-verify: a replacement for a
+        # killed worker is ready in milliseconds instead of a second.
+        self._ctx.set_forkserver_preload(["openrs.grading_worker"])
+        self._workers = [_Worker(self._ctx, memory_mb) for _ in range(self.n_workers)]
+        self._lock = threading.Lock()
+        self._cache: collections.OrderedDict[Item, str] = collections.OrderedDict()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.seconds = 0.0
+        self.restarts = 0
+
+    def grade(self, items: Sequence[Item]) -> list[str]:
+        """Outcome (a key of SCORES) for each (gold, prediction) item; prediction None means no answer.
+
+        Predictions longer than max_answer_chars are not parsed (too_long): no real answer is that long,
+        and math-verify's cost grows steeply with length."""
+        start = time.perf_counter()
+        with self._lock:
+            outcomes: list[str | None] = [
+                "no_answer" if p is None else "too_long" if len(p) > self.max_answer_chars else None for _, p in items
+            ]
+            todo = list(
+                dict.fromkeys(i for i, o in zip(items, outcomes, strict=True) if o is None and i not in self._cache)
+            )
+            fresh = self._run(todo)
+            self.counts.update(fresh.values())
+            self.counts.update(o for o in outcomes if o is not None)
+            for item, outcome in fresh.items():
+                self._cache[item] = outcome
+            outcomes = [o or self._cache[i] for i, o in zip(items, outcomes, strict=True)]
+            while len(self._cache) > 16384:
+                self._cache.popitem(last=False)
+        self.seconds += time.perf_counter() - start
+        return outcomes
+
+    def scores(self, items: Sequence[Item]) -> list[float | None]:
+        """SCORES of `grade(items)`: 1.0, 0.0 or None per item."""
+        return [SCORES[o] for o in self.grade(items)]
+
+    def _run(self, todo: list[Item]) -> dict[Item, str]:
+        results: dict[Item, str] = {}
+        pending = collections.deque(range(len(todo)))
+        while pending or any(w.keys for w in self._workers):
+            for w in self._workers:
+                if not w.keys and pending:
+                    # Smaller chunks near the end of a batch, so no worker is left with a long tail.
+                    size = max(1, min(self.chunk, len(pending) // (2 * self.n_workers)))
+                    w.keys.extend(pending.popleft() for _ in range(size))
+                    w.conn.send([(k, *todo[k]) for k in w.keys])
+                    w.since = time.monotonic()
+            busy = {w.conn: w for w in self._workers if w.keys}
+            first_deadline = min(w.since for w in busy.values()) + self.timeout_s
+            for conn in wait(list(busy), timeout=max(0.0, first_deadline - time.monotonic())):
+                w = busy[conn]
+                try:
+                    while w.keys and conn.poll():
+                        key, outcome = conn.recv()
+                        results[todo[w.keys.popleft()]] = outcome
+                        w.since = time.monotonic()
+                except (EOFError, OSError):  # the worker died under an item
+                    self._replace(w, pending, results, todo, "error")
+            now = time.monotonic()
+            for w in busy.values():
+                if w.keys and now - w.since > self.timeout_s:
+                    self._replace(w, pending, results, todo, "timeout")
+        return results
+
+    def _replace(self, w: _Worker, pending, results, todo, outcome: str) -> None:
+        results[todo[w.keys.popleft()]] = outcome
+        pending.extendleft(reversed(w.keys))
+        w.keys.clear()
+        w.kill()
+        self._workers[self._workers.index(w)] = _Worker(self._ctx, self.memory_mb)
+        self.restarts += 1
+
+    def alive(self) -> bool:
+        return all(w.proc.is_alive() for w in self._workers)
+
+    def take_metrics(self) -> dict[str, float]:
+        """Counts per outcome and grading seconds since the last call, as `grading/<name>` metrics."""
+        metrics = {f"grading/{k}": float(v) for k, v in self.counts.items()}
+        metrics["grading/seconds"] = self.seconds
+        self.counts.clear()
+        self.seconds = 0.0
+        return metrics
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        for w in self._workers:
+            w.proc.join(timeout=1)
+            if w.proc.is_alive():
+                w.kill()
+
+
+_shared: dict[tuple, GradingPool] = {}
+
+
+def shared_pool(workers: int | None, timeout_s: float, memory_mb: int, max_answer_chars: int) -> GradingPool:
+    """The job's one pool for these settings, started on first use and closed at exit."""
+    key = (workers, timeout_s, memory_mb, max_answer_chars)
+    if key not in _shared:
+        _shared[key] = GradingPool(workers, timeout_s, memory_mb, max_answer_chars)
+        atexit.register(_shared[key].close)
+    return _shared[key]

@@ -1,0 +1,39 @@
+"""Rewards for the think/answer structure the paper's system prompt asks for.
+
+Both judge prefill + completion, where prefill is what the chat template already opened (R1-Distill's
+`<think>\\n`); judged on the completion alone they could never fire under that template."""
+
+from __future__ import annotations
+
+import re
+
+from openrs.config import RewardConfig
+from openrs.rewards.inputs import prefill, texts
+
+_THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")
+
+
+def has_format(text: str) -> bool:
+    """Whether text matches `^<think>.*?</think>\\s*<answer>.*?</answer>\\s*$` (DOTALL), decided in
+    linear time: that regex backtracks quadratically on completions full of repeated tags."""
+    text = text.rstrip()
+    if not (text.startswith("<think>") and text.endswith("</answer>")):
+        return False
+    # The earliest `</think> <answer>` leaves the most room before the closing tag.
+    first = _THINK_TO_ANSWER.search(text, len("<think>"))
+    return first is not None and first.end() <= len(text) - len("</answer>")
+
+
+def format_reward(prompts, completions, completion_ids=None, *, params: RewardConfig, **_) -> list[float]:
+    """r = 1 if prefill + completion is `<think>...</think> <answer>...</answer>` and nothing else, else 0."""
+    return [1.0 if has_format(prefill(p) + t) else 0.0 for p, t in zip(prompts, texts(completions), strict=True)]
+
+
+def tag_count(prompts, completions, completion_ids=None, *, params: RewardConfig, **_) -> list[float]:
+    """r = 0.25 for each of `<think>\\n`, `\\n</think>\\n`, `\\n<answer>\\n`, `\\n</answer>` present exactly
+    once in prefill + completion (0 to 1): partial credit while the format is being learned."""
+    tags = ("<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>")
+    return [
+        sum(0.25 for tag in tags if (prefill(p) + t).count(tag) == 1)
+        for p, t in zip(prompts, texts(completions), strict=True)
+    ]

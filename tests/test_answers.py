@@ -1,0 +1,145 @@
+"""Answer rules and grading on real benchmark answers; each case is a trap the original code fell into."""
+
+import threading
+
+import pytest
+
+from openrs.answers import boxed_contents, normalize_expression, prediction_of, prepare_gold, split_top_level
+from openrs.grading import GradingPool
+from openrs.grading_worker import verdict
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = GradingPool(workers=2, timeout_s=3.0, memory_mb=4096, max_answer_chars=2000)
+    yield pool
+    pool.close()
+
+
+def graded(gold, completion: str) -> str:
+    g = prepare_gold(gold)
+    return verdict(g, prediction_of(completion, g))
+
+
+def test_last_box_wins_and_nesting_is_balanced():
+    text = r"First \boxed{3}. Actually \boxed{\frac{1}{2}} and \fbox{x^{2}}; cut off \boxed{7"
+    assert boxed_contents(text) == ["3", r"\frac{1}{2}", "x^{2}"]
+    assert boxed_contents(r"\boxed{\{1, 2\}}") == [r"\{1, 2\}"]
+    assert boxed_contents("no box") == []
+
+
+def test_split_top_level_keeps_tuples_and_intervals():
+    assert split_top_level("1,3,5") == ["1", "3", "5"]
+    assert split_top_level(r"(1,8,19), (2,7,13), (4,5,7)") == ["(1,8,19)", "(2,7,13)", "(4,5,7)"]
+    assert split_top_level(r"(-\infty,-5)") == [r"(-\infty,-5)"]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("4.5e33", r"4.5\times10^{33}"),  # Minerva: LaTeX parsing reads e as Euler's number
+        ("27.0", "27"),
+        ("$2n-2$", "2n-2"),  # OlympiadBench wraps answers in $...$
+        ("$69$,$84$", "69,84"),
+        ("42.", "42"),
+        ("-1./3", "-1/3"),  # Minerva writes Fortran-style reals; math-verify would read -1
+    ],
+)
+def test_normalize_expression(raw, expected):
+    assert normalize_expression(raw) == expected
+
+
+def test_gold_comes_first_in_verify():
+    # math-verify is asymmetric: gold x<2 accepts the interval (-inf, 2) only when gold is passed first.
+    from math_verify import parse, verify
+
+    gold, pred = parse(r"\boxed{x<2}"), parse(r"\boxed{(-\infty,2)}")
+    assert verify(gold, pred) and not verify(pred, gold)
+    assert graded("x<2", r"so \boxed{(-\infty,2)}") == "correct"
+
+
+def test_amc_float_gold():
+    assert prepare_gold(27.0).candidates == ("27",)
+    assert graded(27.0, r"The answer is \boxed{27}") == "correct"
+    assert graded(27.0, r"\boxed{28}") == "wrong"
+
+
+def test_olympiad_dollar_gold_and_multiple_answers():
+    assert graded("$2^{1009}$", r"\boxed{2^{1009}}") == "correct"
+    assert graded("$69$,$84$", r"\boxed{84, 69}") == "correct"  # unordered
+    assert graded("$69$,$84$", r"so \boxed{69} and \boxed{84}") == "correct"  # one box per answer
+    assert graded("$69$,$84$", r"\boxed{69}") == "wrong"
+    assert graded("1,3,5", r"\boxed{1,3}") == "wrong"
+
+
+def test_percentages():
+    # math-verify alone: gold 71\% vs 0.71 is False.
+    assert graded(r"71\%", r"\boxed{0.71}") == "correct"
+    assert graded(r"71\%", r"\boxed{71\%}") == "correct"
+    assert graded("62.5%", r"\boxed{62.5}") == "correct"
+    assert graded("62.5%", r"\boxed{0.6}") == "wrong"
+
+
+def test_scientific_notation():
+    assert graded("4.5e33", r"\boxed{4.5 \times 10^{33}}") == "correct"
+    assert graded("4.5e33", r"\boxed{4.5e33}") == "correct"
+    assert graded("4.5e33", r"\boxed{4.5 \times 10^{32}}") == "wrong"
+    # Tiny magnitudes: math-verify alone rounds both to 0 at 6 decimals.
+    assert graded("2.88e-19", r"\boxed{2.88e-69}") == "wrong"
+    assert graded("2.88e-19", r"\boxed{2.88 \times 10^{-19}}") == "correct"
+    assert graded("2.88e-19", r"\boxed{0.000000000000000000288}") == "correct"
+    assert graded("-1./3", r"\boxed{-1./6}") == "wrong"
+    assert graded("-1./3", r"\boxed{-\frac{1}{3}}") == "correct"
+
+
+def test_text_answers():
+    assert graded(r"\text{Evelyn}", r"\boxed{Evelyn}") == "correct"
+    assert graded(r"\text{Evelyn}", r"\boxed{\text{evelyn}}") == "correct"
+    assert graded(r"\text{east}", r"\boxed{\text{west}}") == "wrong"
+    assert graded(r"\text{(C)}", r"\boxed{\text{(C)}}") == "correct"
+    # Only words compare as text: an expression around the word is graded as maths.
+    assert graded(r"\text{Evelyn}", r"\boxed{\text{Evelyn}+1}") == "wrong"
+    assert graded("p - q", r"\boxed{p - q + 1}") == "wrong"
+    assert graded("p - q", r"\boxed{-q + p}") == "correct"
+
+
+def test_unparsed_latex_is_not_read_as_its_last_number():
+    # Inside \boxed{} math-verify reads this Minerva answer as 2/3, so a wrong coefficient passed.
+    assert graded(r"\frac{1}{3} E_{1}+\frac{2}{3} E_{2}", r"\boxed{\frac{9}{3} E_{1}+\frac{2}{3} E_{2}}") == "wrong"
+    assert graded(r"\frac{1}{3} E_{1}+\frac{2}{3} E_{2}", r"\boxed{\frac{1}{3} E_{1}+\frac{2}{3} E_{2}}") == "correct"
+
+
+def test_equivalent_latex_from_math500():
+    assert graded(r"\left( 3, \frac{\pi}{2} \right)", r"\boxed{(3, \pi/2)}") == "correct"
+    assert graded(r"\frac{14}{3}", r"\boxed{4\frac{2}{3}}") == "correct"
+    assert graded("6 - 5i", r"\boxed{6-5i}") == "correct"
+
+
+def test_unparseable_gold_is_never_correct():
+    assert graded("", r"\boxed{}") == "unparseable_gold"
+
+
+def test_no_box_is_no_answer():
+    assert graded("5", "the answer is 5") == "no_answer"
+
+
+def test_pool_from_a_thread_with_a_hanging_item(pool):
+    gold = prepare_gold("5")
+    items = [(gold, "5"), (gold, "10^{10^{10}}"), (gold, "6"), (gold, None)]
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(pool.grade(items)))
+    thread.start()
+    thread.join(timeout=60)
+    assert out == [["correct", "timeout", "wrong", "no_answer"]]
+    assert pool.alive()
+    assert pool.scores(items[:1]) == [1.0]  # the pool still grades afterwards
+
+
+def test_pool_counts_outcomes(pool):
+    pool.take_metrics()
+    gold = prepare_gold("7")
+    pool.grade([(gold, "7"), (gold, "8"), (gold, None), (prepare_gold(""), "1")])
+    metrics = pool.take_metrics()
+    assert metrics["grading/correct"] == 1 and metrics["grading/wrong"] == 1
+    assert metrics["grading/no_answer"] == 1 and metrics["grading/unparseable_gold"] == 1
+    assert metrics["grading/seconds"] > 0
