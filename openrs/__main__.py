@@ -49,13 +49,23 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(2)
     out = Path(job.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save({k: v for k, v in job.model_dump().items()}, out / "job.yaml")
+    OmegaConf.save(job.model_dump(), out / "job.yaml")
     print(describe(job))
     if job.dry_run:
         print(f"dry run: resolved config written to {out / 'job.yaml'}")
         return None
-    print("openrs: training is not available yet; run with dry_run=true to validate.", file=sys.stderr)
-    sys.exit(3)
+    if job.hardware.launched:
+        from openrs.launch import launch
+
+        code = launch(job, out / "job.yaml")
+        if code:
+            sys.exit(code)
+    else:
+        from openrs.train import train
+
+        train(job)
+    print(f"openrs: done; checkpoints and the final model are in {out}")
+    return None
 
 
 if __name__ == "__main__":

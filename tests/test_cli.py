@@ -20,7 +20,11 @@ def test_cfg_job_prints_resolved_preset_without_importing_torch():
 def test_help_lists_groups_and_options():
     proc = run_openrs("-m", "openrs", "--help")
     assert proc.returncode == 0
-    for line in ["experiment: exp1, exp2, exp3", "length: l2048, l3584, l4096, l8192", "hardware: a40x4, cpu, h100x1"]:
+    for line in [
+        "experiment: exp1, exp2, exp3, smoke",
+        "length: l2048, l3584, l4096, l64, l8192",
+        "hardware: a40x4, cpu, h100x1",
+    ]:
         assert line in proc.stdout
 
 

@@ -1,0 +1,124 @@
+"""Controller for multi-process jobs: the Hydra job starts the children and never trains itself.
+
+    vLLM server (hardware.vllm_mode=server): `trl vllm-serve` on the machine's last GPU, polled until healthy.
+    Training ranks: `accelerate launch` (DeepSpeed config from conf/deepspeed/ when the preset asks) running
+    `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
+
+Every child's output is streamed with a prefix; all children are stopped on exit, on error and on Ctrl-C.
+The ranks read the resolved job.yaml, so they never run Hydra (which would make one output folder each).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from openrs import CONF_DIR
+from openrs.config import JobConfig
+
+VLLM_PORT = 8000
+
+
+def _stream(proc: subprocess.Popen, prefix: str) -> threading.Thread:
+    def pump():
+        for line in proc.stdout:
+            sys.stdout.write(f"[{prefix}] {line}")
+            sys.stdout.flush()
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def _start(cmd: list[str], env: dict, prefix: str) -> subprocess.Popen:
+    print(f"openrs: starting {prefix}: {' '.join(cmd)}", file=sys.stderr)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    _stream(proc, prefix)
+    return proc
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGTERM the child's process group (ranks checkpoint on it), SIGKILL after grace_s."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 900.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the vLLM server exited with code {proc.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(2)
+    raise RuntimeError(f"the vLLM server was not healthy at {url} after {timeout_s:.0f} s")
+
+
+def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
+    """`accelerate launch ... -m openrs.rank job.yaml` for this machine of the job."""
+    hw = job.hardware
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--num_processes", str(hw.world_size),
+        "--num_machines", str(hw.num_machines),
+        "--machine_rank", str(hw.machine_rank),
+        "--main_process_ip", hw.main_process_ip,
+        "--main_process_port", str(hw.main_process_port),
+        # Each rank's lines prefixed with its rank.
+        "--tee", "3",
+        "--mixed_precision", {"bfloat16": "bf16", "float16": "fp16"}.get(hw.dtype, "no"),
+        "--dynamo_backend", "no",
+    ]  # fmt: skip
+    if hw.accelerator == "cpu":
+        cmd += ["--cpu"]
+    elif hw.deepspeed:
+        cmd += ["--use_deepspeed", "--deepspeed_config_file", str(CONF_DIR / "deepspeed" / f"{hw.deepspeed}.json")]
+    else:
+        cmd += ["--multi_gpu"] if hw.world_size > 1 else []
+    return cmd + ["-m", "openrs.rank", str(job_file)]
+
+
+def launch(job: JobConfig, job_file: Path) -> int:
+    """Run the job's children on this machine and return the training exit code."""
+    hw, env = job.hardware, dict(os.environ)
+    children: list[subprocess.Popen] = []
+    try:
+        if hw.vllm_mode == "server":
+            from openrs.train import model_path
+
+            server_env = {**env, "CUDA_VISIBLE_DEVICES": str(hw.gpus_per_machine - 1)}
+            server = _start(
+                [
+                    "trl", "vllm-serve", "--model", model_path(job), "--port", str(VLLM_PORT),
+                    "--gpu_memory_utilization", str(hw.vllm_gpu_memory_utilization),
+                    "--max_model_len", str(job.length.max_model_length),
+                ],
+                server_env,
+                "vllm",
+            )  # fmt: skip
+            children.append(server)
+            _wait_healthy(f"http://127.0.0.1:{VLLM_PORT}/health/", server)
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(hw.num_processes))
+        ranks = _start(accelerate_command(job, job_file), env, "train")
+        children.append(ranks)
+        return ranks.wait()
+    finally:
+        for child in reversed(children):
+            _stop(child)

@@ -1,0 +1,131 @@
+"""The GRPO recipe: a validated JobConfig in, a trained and checkpointed model out.
+
+Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.launch); it never
+composes Hydra configs itself. Resuming continues from the newest complete checkpoint; SIGTERM (what
+SLURM sends before preemption) saves a checkpoint at the end of the current step and exits with
+`requeue_exit_code`.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from openrs.config import ConfigError, JobConfig
+
+# transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state.
+COMPLETE_MARKER = "trainer_state.json"
+
+
+def newest_checkpoint(directory: Path) -> Path | None:
+    """The highest-step `checkpoint-N` in directory that was completely written, else None."""
+    done = [p for p in directory.glob("checkpoint-*") if (p / COMPLETE_MARKER).is_file() and p.name[11:].isdigit()]
+    return max(done, key=lambda p: int(p.name[11:]), default=None)
+
+
+def resume_checkpoint(job: JobConfig) -> Path | None:
+    """Checkpoint to resume from: none (resume=false), the newest in output_dir (resume=true; none yet
+    is a fresh start), or the given checkpoint or run directory (which must hold one)."""
+    if job.resume is False:
+        return None
+    if job.resume is True:
+        return newest_checkpoint(Path(job.output_dir))
+    path = Path(job.resume)
+    found = path if (path / COMPLETE_MARKER).is_file() else newest_checkpoint(path)
+    if found is None:
+        raise ConfigError(
+            f"resume={job.resume!r}: no complete checkpoint there (a checkpoint-N with {COMPLETE_MARKER})"
+        )
+    return found
+
+
+def model_path(job: JobConfig) -> str:
+    """Where the weights come from: a hub id or directory, or the locally built tiny model."""
+    if job.model.tiny is not None:
+        from openrs.tiny import tiny_model_path
+
+        return str(tiny_model_path(job.model.tiny))
+    return job.model.name_or_path
+
+
+def load_model_and_tokenizer(job: JobConfig):
+    """Model in the hardware's dtype (safetensors only; remote code only when the config allows it)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, m = model_path(job), job.model
+    revision = None if Path(path).exists() else m.revision
+    tokenizer = AutoTokenizer.from_pretrained(
+        m.tokenizer or path, revision=revision, trust_remote_code=m.trust_remote_code
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        path,
+        revision=revision,
+        dtype=getattr(torch, job.hardware.dtype),
+        trust_remote_code=m.trust_remote_code,
+        use_safetensors=True,
+        attn_implementation=job.hardware.attn_implementation,
+    )
+    return model, tokenizer
+
+
+class _Preemption:
+    """SIGTERM -> save a checkpoint after the current optimizer step, then stop training."""
+
+    def __init__(self):
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        print("openrs: SIGTERM received, saving a checkpoint after this step", file=sys.stderr, flush=True)
+        self.requested = True
+
+    def callback(self):
+        from transformers import TrainerCallback
+
+        preemption = self
+
+        class PreemptionCallback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if preemption.requested:
+                    control.should_save = True
+                    control.should_training_stop = True
+                return control
+
+        return PreemptionCallback()
+
+
+def build_trainer(job: JobConfig, callbacks=()):
+    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from openrs.data import training_dataset
+    from openrs.rewards import build_rewards
+
+    model, tokenizer = load_model_and_tokenizer(job)
+    dataset, _ = training_dataset(job, tokenizer)
+    return GRPOTrainer(
+        model=model,
+        reward_funcs=build_rewards(job.reward),
+        args=GRPOConfig(**job.grpo_kwargs()),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
+
+
+def train(job: JobConfig) -> Path:
+    """Train the job to trainer.max_steps (or until SIGTERM) and return the final model's directory."""
+    preemption = _Preemption()
+    checkpoint = resume_checkpoint(job)
+    trainer = build_trainer(job, callbacks=[preemption.callback()])
+    if checkpoint is not None:
+        print(f"openrs: resuming from {checkpoint}", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if preemption.requested:
+        print(f"openrs: preempted at step {trainer.state.global_step}; resume with resume=true", file=sys.stderr)
+        sys.exit(job.requeue_exit_code)
+    final = Path(job.output_dir) / "final"
+    trainer.save_model(str(final))
+    return final
