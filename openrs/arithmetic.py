@@ -32,11 +32,14 @@ def solution(a: int, b: int) -> str:
 
 
 def problems(level: str, split: str, count: int, seed: int) -> list[dict]:
-    """`count` distinct problems as rows {problem, answer, level}; train and test never share a problem."""
+    """`count` distinct problems as rows {problem, answer, solution, level}; train and test never share one."""
     if level not in LEVELS or split not in SPLITS:
         raise ValueError(f"arithmetic level must be one of {LEVELS} and split one of {SPLITS}")
     pairs = _pairs(level)
     random.Random(f"{seed}-{level}").shuffle(pairs)
     # Held out by a fixed rule, so the split of a problem never depends on seed or count.
     chosen = [(a, b) for a, b in pairs if ((a * 131 + b) % 5 == 0) == (split == "test")][:count]
-    return [{"problem": f"What is {a}+{b}?", "answer": str(a + b), "level": level} for a, b in chosen]
+    return [
+        {"problem": f"What is {a}+{b}?", "answer": str(a + b), "solution": solution(a, b), "level": level}
+        for a, b in chosen
+    ]

@@ -44,8 +44,8 @@ def row_id(row: dict, position: int) -> object:
     return next((row[k] for k in ID_KEYS if k in row), position)
 
 
-def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 512) -> list[tuple]:
-    """(row id, gold answer, outcome) for every row whose gold answer does not grade as correct."""
+def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 512) -> tuple[int, list[tuple]]:
+    """Rows in the file, and (row id, gold answer, outcome) for each whose gold answer is not graded correct."""
     rows = read_rows(path)
     failures = []
     for start in range(0, len(rows), batch):
@@ -57,7 +57,7 @@ def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 5
                 failures.append((row_id(row, start + offset), row[answer_column], outcome))
         print(f"\r{path.name}: {min(start + batch, len(rows))}/{len(rows)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return failures
+    return len(rows), failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     report = []
     try:
         for path in args.files:
-            rows = len(read_rows(path))
-            failures = check_file(path, pool, args.answer_column)
+            rows, failures = check_file(path, pool, args.answer_column)
             total_failed += len(failures)
             ok = rows - len(failures)
             print(f"| {path.name} | {rows} | {ok} ({ok / rows:.1%}) | {len(failures)} |")

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from multiprocessing.connection import wait
 
 from openrs.answers import Gold
-from openrs.grading_worker import serve
 
 SCORES = {
     "correct": 1.0,
@@ -37,10 +36,18 @@ SCORES = {
 Item = tuple[Gold, str | None]
 
 
+def _serve(conn, memory_mb: int) -> None:
+    # Imported here, not at the top: the training process must not load math-verify or run its warm-up;
+    # in a worker the import is free, the forkserver preloaded it.
+    from openrs.grading_worker import serve
+
+    serve(conn, memory_mb)
+
+
 class _Worker:
     def __init__(self, ctx: mp.context.BaseContext, memory_mb: int):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=serve, args=(child, memory_mb), daemon=True, name="openrs-grader")
+        self.proc = ctx.Process(target=_serve, args=(child, memory_mb), daemon=True, name="openrs-grader")
         self.proc.start()
         child.close()
         self.keys: collections.deque[int] = collections.deque()  # in flight, in the order they are graded

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from openrs.arithmetic import LEVELS, problems, solution
+from openrs.arithmetic import LEVELS, problems
 from openrs.config import TinyModelConfig
 
 SPECIAL = ["<|pad|>", "<|eos|>", "<|user|>", "<|assistant|>"]
@@ -83,12 +83,11 @@ def _examples(tokenizer, cfg: TinyModelConfig) -> list[tuple[list[int], int]]:
     rows = [r for level in LEVELS for r in problems(level, "train", cfg.warm_start_problems, cfg.seed)]
     out = []
     for row in rows:
-        a, b = (int(x) for x in row["problem"].removeprefix("What is ").removesuffix("?").split("+"))
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": row["problem"]}], add_generation_prompt=True, tokenize=False
         )
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        completion_ids = tokenizer(solution(a, b), add_special_tokens=False)["input_ids"]
+        completion_ids = tokenizer(row["solution"], add_special_tokens=False)["input_ids"]
         out.append((prompt_ids + completion_ids + [tokenizer.eos_token_id], len(prompt_ids)))
     return out
 

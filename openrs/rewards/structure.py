@@ -33,7 +33,5 @@ def tag_count(prompts, completions, completion_ids=None, *, params: RewardConfig
     """r = 0.25 for each of `<think>\\n`, `\\n</think>\\n`, `\\n<answer>\\n`, `\\n</answer>` present exactly
     once in prefill + completion (0 to 1): partial credit while the format is being learned."""
     tags = ("<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>")
-    return [
-        sum(0.25 for tag in tags if (prefill(p) + t).count(tag) == 1)
-        for p, t in zip(prompts, texts(completions), strict=True)
-    ]
+    judged = [prefill(p) + t for p, t in zip(prompts, texts(completions), strict=True)]
+    return [sum(0.25 for tag in tags if text.count(tag) == 1) for text in judged]
