@@ -63,7 +63,8 @@ def main(cfg: DictConfig) -> float | None:
     else:
         from openrs.train import train
 
-        train(job)
+        if train(job) is None:
+            sys.exit(job.requeue_exit_code)
     print(f"openrs: done; checkpoints and the final model are in {out}")
     return None
 

@@ -97,11 +97,10 @@ class GradingPool:
                 dict.fromkeys(i for i, o in zip(items, outcomes, strict=True) if o is None and i not in self._cache)
             )
             fresh = self._run(todo)
-            self.counts.update(fresh.values())
-            self.counts.update(o for o in outcomes if o is not None)
             for item, outcome in fresh.items():
                 self._cache[item] = outcome
             outcomes = [o or self._cache[i] for i, o in zip(items, outcomes, strict=True)]
+            self.counts.update(outcomes)
             while len(self._cache) > 16384:
                 self._cache.popitem(last=False)
         self.seconds += time.perf_counter() - start
@@ -151,7 +150,8 @@ class GradingPool:
         return all(w.proc.is_alive() for w in self._workers)
 
     def take_metrics(self) -> dict[str, float]:
-        """Counts per outcome and grading seconds since the last call, as `grading/<name>` metrics."""
+        """Counts per outcome (of every item, cached or not) and grading seconds since the last call, as
+        `grading/<name>` metrics."""
         metrics = {f"grading/{k}": float(v) for k, v in self.counts.items()}
         metrics["grading/seconds"] = self.seconds
         self.counts.clear()

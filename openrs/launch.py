@@ -81,13 +81,15 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
         "--machine_rank", str(hw.machine_rank),
         "--main_process_ip", hw.main_process_ip,
         "--main_process_port", str(hw.main_process_port),
-        # Each rank's lines prefixed with its rank.
-        "--tee", "3",
+        # Each rank's output to the console prefixed `[rankN]:`, and to OUTPUT_DIR/ranks/.
+        "--tee", "3", "--role", "rank", "--log_dir", str(Path(job.output_dir) / "ranks"),
         "--mixed_precision", {"bfloat16": "bf16", "float16": "fp16"}.get(hw.dtype, "no"),
         "--dynamo_backend", "no",
     ]  # fmt: skip
     if hw.accelerator == "cpu":
-        cmd += ["--cpu"]
+        # accelerate's --cpu runs a single process; --multi_gpu is its torchrun launcher, one process per
+        # rank, and ACCELERATE_USE_CPU (set by launch) makes each rank join a gloo group on the CPU.
+        cmd += ["--multi_gpu"]
     elif hw.deepspeed:
         cmd += ["--use_deepspeed", "--deepspeed_config_file", str(CONF_DIR / "deepspeed" / f"{hw.deepspeed}.json")]
     else:
@@ -95,9 +97,30 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
     return cmd + ["-m", "openrs.rank", str(job_file)]
 
 
+def _children(pid: int) -> list[int]:
+    """Direct child processes of pid (Linux /proc)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _forward_preemption(ranks: subprocess.Popen) -> None:
+    """SIGTERM the rank processes themselves, not torchrun above them: torchrun would SIGKILL its workers
+    30 s later, before a large model finishes its step and its checkpoint."""
+    for pid in _children(ranks.pid) or [ranks.pid]:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
 def launch(job: JobConfig, job_file: Path) -> int:
-    """Run the job's children on this machine and return the training exit code."""
+    """Run the job's children on this machine and return the training exit code; on SIGTERM, let the ranks
+    checkpoint and return job.requeue_exit_code."""
     hw, env = job.hardware, dict(os.environ)
+    if hw.accelerator == "cpu":
+        env["ACCELERATE_USE_CPU"] = "true"
     children: list[subprocess.Popen] = []
     try:
         if hw.vllm_mode == "server":
@@ -118,7 +141,10 @@ def launch(job: JobConfig, job_file: Path) -> int:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(hw.num_processes))
         ranks = _start(accelerate_command(job, job_file), env, "train")
         children.append(ranks)
-        return ranks.wait()
+        preempted = []
+        signal.signal(signal.SIGTERM, lambda *_: (preempted.append(True), _forward_preemption(ranks)))
+        code = ranks.wait()
+        return job.requeue_exit_code if preempted and code == 0 else code
     finally:
         for child in reversed(children):
             _stop(child)

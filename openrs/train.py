@@ -2,8 +2,8 @@
 
 Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.launch); it never
 composes Hydra configs itself. Resuming continues from the newest complete checkpoint; SIGTERM (what
-SLURM sends before preemption) saves a checkpoint at the end of the current step and exits with
-`requeue_exit_code`.
+SLURM sends before preemption) saves a checkpoint at the end of the current step and stops; the job
+then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
 """
 
 from __future__ import annotations
@@ -49,25 +49,29 @@ def model_path(job: JobConfig) -> str:
     return job.model.name_or_path
 
 
-def load_model_and_tokenizer(job: JobConfig):
-    """Model in the hardware's dtype (safetensors only; remote code only when the config allows it)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(job: JobConfig):
+    """The model's tokenizer (with its chat template), or model.tokenizer when set."""
+    from transformers import AutoTokenizer
 
     path, m = model_path(job), job.model
     revision = None if Path(path).exists() else m.revision
-    tokenizer = AutoTokenizer.from_pretrained(
-        m.tokenizer or path, revision=revision, trust_remote_code=m.trust_remote_code
-    )
-    model = AutoModelForCausalLM.from_pretrained(
+    return AutoTokenizer.from_pretrained(m.tokenizer or path, revision=revision, trust_remote_code=m.trust_remote_code)
+
+
+def load_model(job: JobConfig):
+    """The policy in the hardware's dtype (safetensors only; remote code only when the config allows it)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path, m = model_path(job), job.model
+    return AutoModelForCausalLM.from_pretrained(
         path,
-        revision=revision,
+        revision=None if Path(path).exists() else m.revision,
         dtype=getattr(torch, job.hardware.dtype),
         trust_remote_code=m.trust_remote_code,
         use_safetensors=True,
         attn_implementation=job.hardware.attn_implementation,
     )
-    return model, tokenizer
 
 
 class _Preemption:
@@ -103,10 +107,11 @@ def build_trainer(job: JobConfig, callbacks=()):
     from openrs.data import training_dataset
     from openrs.rewards import build_rewards
 
-    model, tokenizer = load_model_and_tokenizer(job)
+    tokenizer = load_tokenizer(job)
+    # Data before weights: a bad source or column fails in seconds, not after a model load.
     dataset, _ = training_dataset(job, tokenizer)
     return GRPOTrainer(
-        model=model,
+        model=load_model(job),
         reward_funcs=build_rewards(job.reward),
         args=GRPOConfig(**job.grpo_kwargs()),
         train_dataset=dataset,
@@ -115,17 +120,21 @@ def build_trainer(job: JobConfig, callbacks=()):
     )
 
 
-def train(job: JobConfig) -> Path:
-    """Train the job to trainer.max_steps (or until SIGTERM) and return the final model's directory."""
+def train(job: JobConfig) -> Path | None:
+    """Train the job to trainer.max_steps and return the final model's directory; None when SIGTERM
+    stopped it early (a checkpoint of the last finished step is saved)."""
     preemption = _Preemption()
     checkpoint = resume_checkpoint(job)
     trainer = build_trainer(job, callbacks=[preemption.callback()])
+    state = trainer.accelerator.state
+    if state.num_processes > 1:
+        print(f"openrs: rank {state.process_index} of {state.num_processes} ({state.distributed_type.value})")
     if checkpoint is not None:
         print(f"openrs: resuming from {checkpoint}", file=sys.stderr)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if preemption.requested:
         print(f"openrs: preempted at step {trainer.state.global_step}; resume with resume=true", file=sys.stderr)
-        sys.exit(job.requeue_exit_code)
+        return None
     final = Path(job.output_dir) / "final"
     trainer.save_model(str(final))
     return final

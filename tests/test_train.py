@@ -15,13 +15,7 @@ from openrs.answers import boxed_contents
 from openrs.arithmetic import problems
 from openrs.config import load_job
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skip(
-        reason="work in progress (issue 4): held_out_accuracy reads 0% where greedy decoding "
-        "of a single prompt is right; fix before enabling"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def held_out_accuracy(model_dir: str, n: int = 200) -> list[bool]:
@@ -88,9 +82,12 @@ def test_flipped_rewards_unlearn(tmp_path):
     assert rewards[-1] > rewards[0]  # TRL logs the weighted reward: it rose as the model got worse
 
 
-def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "launched"])
+def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_path, processes):
+    """SIGTERM to the job (in-process, or the controller of 2 launched ranks) saves a checkpoint and exits
+    with the requeue code; resume=true then trains to the end without repeating a step."""
     args = ["-m", "openrs", "+experiment=smoke", "trainer.max_steps=30", "trainer.save_steps=10",
-            "trainer.logging_steps=1", f"hydra.run.dir={tmp_path}"]  # fmt: skip
+            "trainer.logging_steps=1", f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -107,7 +104,7 @@ def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_pat
     (tmp_path / "checkpoint-999").mkdir()
     resumed = run_openrs(*args, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming from {tmp_path / f'checkpoint-{stopped}'}" in resumed.stderr
+    assert f"resuming from {tmp_path / f'checkpoint-{stopped}'}" in resumed.stdout + resumed.stderr
     state = json.loads((tmp_path / "checkpoint-30" / "trainer_state.json").read_text())
     steps = [e["step"] for e in state["log_history"] if "loss" in e]
     assert state["global_step"] == 30 and steps == sorted(set(steps)) and steps[-1] == 30
@@ -119,6 +116,8 @@ def test_two_process_cpu_launch(tmp_path):
         "trainer.save_steps=3", f"hydra.run.dir={tmp_path}",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "[train]" in proc.stdout and "[rank1]" in proc.stdout
+    # Two ranks in one gloo group, not two independent copies of the job.
+    assert "[rank1]:openrs: rank 1 of 2 (MULTI_CPU)" in proc.stdout, proc.stdout[-3000:]
+    assert (tmp_path / "ranks").is_dir()  # per-rank logs
     assert (tmp_path / "checkpoint-3" / "trainer_state.json").is_file()
     assert (tmp_path / "final" / "model.safetensors").is_file()

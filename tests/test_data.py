@@ -1,0 +1,122 @@
+"""Data mix, prompt rendering, the arithmetic generator, checkpoint discovery and launch commands: no training."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import compose_cfg
+
+from openrs.arithmetic import problems
+from openrs.config import ConfigError, DataConfig, load_job
+from openrs.data import build_mix, render_prompts
+from openrs.launch import accelerate_command
+from openrs.tiny import build_tokenizer
+from openrs.train import newest_checkpoint
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def mix(*sources: dict, **kw) -> DataConfig:
+    full = [{"split": "train", "count": None, "fraction": None, **s} for s in sources]
+    return DataConfig(sources=full, problem_column=kw.get("problem", "problem"),
+                      answer_column=kw.get("answer", "answer"), seed=0)  # fmt: skip
+
+
+def test_mix_drops_and_counts_bad_rows(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [
+        {"problem": "1+1", "answer": "2"}, {"problem": "2+2", "answer": ""}, {"problem": "3+3", "answer": None},
+        {"problem": "4+4", "answer": " "}, {"problem": "1+1", "answer": "2"}, {"problem": "5+5", "answer": "10"},
+    ])  # fmt: skip
+    b = write_jsonl(tmp_path / "b.jsonl", [{"problem": "5+5", "answer": "10"}, {"problem": "6+6", "answer": 12}])
+    rows, stats = build_mix(mix({"path": a}, {"path": b}))
+    assert sorted(r["problem"] for r in rows) == ["1+1", "5+5", "6+6"]
+    assert stats["dropped_empty_answer"] == 3 and stats["dropped_duplicate_problem"] == 2  # within and across
+    assert stats["rows_read"] == 8 and stats[f"drawn:{a}"] == 2 and stats[f"drawn:{b}"] == 1
+
+
+def test_mix_draws_counts_and_fractions_reproducibly(tmp_path):
+    path = write_jsonl(tmp_path / "p.jsonl", [{"problem": f"q{i}", "answer": str(i)} for i in range(100)])
+    rows, _ = build_mix(mix({"path": path, "count": 30}))
+    again, _ = build_mix(mix({"path": path, "count": 30}))
+    assert len(rows) == 30 and rows == again
+    assert len(build_mix(mix({"path": path, "fraction": 0.25}))[0]) == 25
+    with pytest.raises(ConfigError, match="has 100 usable rows, fewer than count=101"):
+        build_mix(mix({"path": path, "count": 101}))
+
+
+def test_mix_reads_parquet_and_renamed_columns(tmp_path):
+    import datasets
+
+    path = str(tmp_path / "d.parquet")
+    datasets.Dataset.from_list([{"question": "q", "final": "7", "extra": 1}]).to_parquet(path)
+    rows, _ = build_mix(mix({"path": path}, problem="question", answer="final"))
+    assert rows == [{"problem": "q", "answer": "7", "extra": 1, "source": path}]
+
+
+def test_missing_column_names_the_columns_and_the_fix(tmp_path):
+    path = write_jsonl(tmp_path / "s.jsonl", [{"question": "1+1", "solution": "2"}])
+    with pytest.raises(ConfigError, match=r"no column \['answer', 'problem'\].*question.*data.problem_column"):
+        build_mix(mix({"path": path}))
+
+
+def test_prompts_use_the_chat_template_and_drop_long_ones():
+    tokenizer = build_tokenizer()
+    rows = [{"problem": "What is 1+2?", "answer": 3}, {"problem": "x" * 100, "answer": "1"}]
+    kept, dropped = render_prompts(rows, tokenizer, system="Be brief.", max_prompt_length=40)
+    assert dropped == 1 and len(kept) == 1
+    assert kept[0]["prompt"] == "Be brief.<|user|>What is 1+2?<|assistant|><think>\n"
+    assert kept[0]["answer"] == "3"  # gold answers are text for the grader
+
+
+def test_arithmetic_held_out_split_is_disjoint_and_unbiased():
+    for level in ("easy", "hard"):
+        train = problems(level, "train", 10**6, seed=0)
+        test = problems(level, "test", 10**6, seed=0)
+        assert not {r["problem"] for r in train} & {r["problem"] for r in test}
+        assert 0.15 < len(test) / (len(train) + len(test)) < 0.25
+        # Every last digit of the level's answers occurs in both splits (a modular rule once held out all
+        # answers ending in 0 or 5, and the model never learned to write them).
+        assert {r["answer"][-1] for r in test} == {r["answer"][-1] for r in train}
+        assert len({r["answer"][-1] for r in test}) >= 9  # a carry never leaves a 9 in the units
+        assert problems(level, "test", 5, seed=1) == problems(level, "test", 5, seed=1)
+
+
+def test_solution_is_column_addition_in_the_paper_format():
+    row = problems("hard", "train", 1, seed=0)[0]
+    a, b = (int(x) for x in row["problem"].removeprefix("What is ").removesuffix("?").split("+"))
+    assert row["solution"].endswith(f"</think>\n<answer>\n\\boxed{{{a + b}}}\n</answer>")
+    assert row["solution"].startswith(f"{a % 10}+{b % 10}={a % 10 + b % 10}\n")
+
+
+def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
+    for step, complete in [(10, True), (20, True), (30, False)]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert newest_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
+    assert newest_checkpoint(tmp_path / "checkpoint-30") is None
+
+
+def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
+    from openrs.train import resume_checkpoint
+
+    job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
+    with pytest.raises(ConfigError, match="no complete checkpoint"):
+        resume_checkpoint(job)
+
+
+def test_accelerate_command_for_the_paper_node(tmp_path):
+    job = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", "hardware.num_machines=2",
+                               "hardware.machine_rank=1", "hardware.main_process_ip=10.0.0.1",
+                               output_dir=str(tmp_path)))  # fmt: skip
+    cmd = accelerate_command(job, tmp_path / "job.yaml")
+    args = dict(zip(cmd[3::], cmd[4::], strict=False))
+    assert args["--num_processes"] == "6" and args["--num_machines"] == "2" and args["--machine_rank"] == "1"
+    assert args["--main_process_ip"] == "10.0.0.1" and args["--mixed_precision"] == "bf16"
+    assert args["--deepspeed_config_file"].endswith("conf/deepspeed/zero2.json")
+    assert Path(args["--deepspeed_config_file"]).is_file()
+    assert cmd[-3:] == ["-m", "openrs.rank", str(tmp_path / "job.yaml")]

@@ -1,0 +1,42 @@
+"""The GRPO job with vLLM generation on a GPU: colocated in the training process, and as a `trl vllm-serve`
+server on its own GPU. Run on a GPU machine with the gpu extra: python -m pytest -m gpu tests/test_gpu.py"""
+
+import importlib.util
+import json
+
+import pytest
+import torch
+from conftest import run_openrs
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (pip install -e '.[gpu]')"),
+]
+
+SMOKE = ["-m", "openrs", "+experiment=smoke", "trainer.max_steps=3", "trainer.save_steps=3", "trainer.logging_steps=1"]
+
+
+def assert_trained(proc, out):
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    rewards = [e["reward"] for e in state["log_history"] if "reward" in e]
+    assert len(rewards) == 3 and all(r == r for r in rewards)  # a reward every step, no NaN
+    assert (out / "final" / "model.safetensors").is_file()
+
+
+def test_vllm_colocate(tmp_path):
+    proc = run_openrs(*SMOKE, "hardware=h100x1", "hardware.vllm_gpu_memory_utilization=0.2",
+                      f"hydra.run.dir={tmp_path}")  # fmt: skip
+    assert_trained(proc, tmp_path)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="server mode needs a training GPU and a vLLM GPU")
+def test_vllm_server(tmp_path):
+    proc = run_openrs(
+        *SMOKE, "hardware=a40x4", "hardware.gpus_per_machine=2", "hardware.num_processes=1",
+        "hardware.deepspeed=null", "hardware.max_per_device_batch=64", "hardware.vllm_gpu_memory_utilization=0.3",
+        f"hydra.run.dir={tmp_path}",
+    )  # fmt: skip
+    assert_trained(proc, tmp_path)
+    assert "[vllm]" in proc.stdout and "[train]" in proc.stdout
