@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -251,14 +251,23 @@ class TrainerConfig(_Schema):
 
 
 class EvalConfig(_Schema):
-    benchmarks: list[Literal["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]] = Field(min_length=1)
+    benchmarks: list[str] = Field(min_length=1)
+    """Shipped names (aime24, amc23, math500, minerva_math, olympiadbench), arithmetic:easy / arithmetic:hard
+    (held-out generated problems), local .jsonl/.parquet files or hub ids, with `problem` and `answer`."""
     samples: int = Field(gt=0)
-    """Samples per problem; pass@1 is their mean."""
+    """Samples per problem (k; pass@1 is the mean over them), unless samples_per_benchmark says otherwise."""
+    samples_per_benchmark: dict[str, Annotated[int, Field(gt=0)]]
+    """Benchmark -> k, for benchmarks that need more (few problems) or fewer samples than `samples`."""
     temperature: float = Field(ge=0)
     top_p: float = Field(gt=0, le=1)
     max_new_tokens: int = Field(gt=0)
     every_steps: int | None = Field(gt=0)
     """Optimizer steps between step-wise evaluations; null turns them off."""
+    batch_size: int = Field(gt=0)
+    """Sequences per generate call of the transformers backend (vLLM schedules its own batches)."""
+
+    def samples_for(self, benchmark: str) -> int:
+        return self.samples_per_benchmark.get(benchmark, self.samples)
 
 
 class TrackingConfig(_Schema):

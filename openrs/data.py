@@ -76,15 +76,18 @@ def build_mix(data: DataConfig) -> tuple[list[dict], Counter]:
     return mix, stats
 
 
+def chat_prompt(tokenizer, system: str, problem: str) -> str:
+    """System prompt (if any) + problem in the model's chat template, ending with its generation prefill."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": problem}]
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
 def render_prompts(rows: list[dict], tokenizer, system: str, max_prompt_length: int) -> tuple[list[dict], int]:
-    """Add `prompt` (system + problem in the model's chat template, ending with its generation prefill) to
-    each row; rows whose prompt exceeds max_prompt_length tokens are dropped. Returns (rows, n dropped)."""
+    """Add `prompt` (chat_prompt) to each row; rows whose prompt exceeds max_prompt_length tokens are
+    dropped. Returns (rows, n dropped)."""
     kept, dropped = [], 0
     for row in rows:
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": row["problem"]}
-        ]
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        prompt = chat_prompt(tokenizer, system, row["problem"])
         if len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) > max_prompt_length:
             dropped += 1
             continue

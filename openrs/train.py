@@ -101,7 +101,8 @@ class _Preemption:
 
 
 def build_trainer(job: JobConfig, callbacks=()):
-    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data."""
+    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data, and
+    step-wise evaluation when eval.every_steps is set."""
     from trl import GRPOConfig, GRPOTrainer
 
     from openrs.data import training_dataset
@@ -110,7 +111,7 @@ def build_trainer(job: JobConfig, callbacks=()):
     tokenizer = load_tokenizer(job)
     # Data before weights: a bad source or column fails in seconds, not after a model load.
     dataset, _ = training_dataset(job, tokenizer)
-    return GRPOTrainer(
+    trainer = GRPOTrainer(
         model=load_model(job),
         reward_funcs=build_rewards(job.reward),
         args=GRPOConfig(**job.grpo_kwargs()),
@@ -118,6 +119,11 @@ def build_trainer(job: JobConfig, callbacks=()):
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+    if job.eval.every_steps is not None:
+        from openrs.stepwise_eval import StepwiseEvaluation
+
+        trainer.add_callback(StepwiseEvaluation(job, trainer))
+    return trainer
 
 
 def train(job: JobConfig) -> Path | None:

@@ -68,6 +68,12 @@ def test_grpo_raises_held_out_accuracy(tmp_path):
     assert sign_test_p(improved, worsened) < 0.01, (improved, worsened)
     rewards = reward_curve(log)
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3  # mean reward rose
+    # The step-wise evaluation callback scored the held-out split at step 0 and every 50 steps.
+    stepwise = {e["step"]: e["eval/average/pass@1"] for e in log if "eval/average/pass@1" in e}
+    print("step-wise held-out pass@1:", stepwise)
+    assert sorted(stepwise) == [0, 50, 100, 150], stepwise
+    assert stepwise[150] > stepwise[0]
+    assert (tmp_path / "eval" / "step-150" / "per_problem.jsonl").is_file()
 
 
 def test_flipped_rewards_unlearn(tmp_path):

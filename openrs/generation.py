@@ -1,0 +1,111 @@
+"""The two evaluation backends behind openrs.evaluation.Generator: transformers batched generation (CPU,
+or a GPU without vLLM) and vLLM (an engine of its own, or the training job's colocated engine)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from openrs.evaluation import Sample
+
+
+class TransformersGenerator:
+    """Batched `model.generate` with left padding, `batch_size` sequences at a time, shortest prompts
+    together so little is padded. The model is used as is (its train/eval mode is restored after)."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 64):
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+
+    def __call__(
+        self, prompts: Sequence[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+    ) -> list[list[Sample]]:
+        import torch
+        from tqdm.auto import tqdm
+
+        tok = self.tokenizer
+        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        jobs = sorted(((i, j) for i in range(len(prompts)) for j in range(n)), key=lambda ij: len(encoded[ij[0]]))
+        out: list[list[Sample | None]] = [[None] * n for _ in prompts]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for start in tqdm(range(0, len(jobs), self.batch_size), desc="generate", unit="batch", file=sys.stderr):
+                chunk = jobs[start : start + self.batch_size]
+                width = max(len(encoded[i]) for i, _ in chunk)
+                ids = torch.full((len(chunk), width), tok.pad_token_id)
+                mask = torch.zeros((len(chunk), width), dtype=torch.long)
+                for row, (i, _) in enumerate(chunk):
+                    ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+                    mask[row, width - len(encoded[i]) :] = 1
+                device = next(self.model.parameters()).device
+                sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {
+                    "do_sample": False}  # fmt: skip
+                with torch.no_grad():
+                    generated = self.model.generate(
+                        input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
+                        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **sampling,
+                    )[:, width:].cpu()  # fmt: skip
+                for row, (i, j) in enumerate(chunk):
+                    tokens = generated[row].tolist()
+                    ended = tok.eos_token_id in tokens
+                    tokens = tokens[: tokens.index(tok.eos_token_id)] if ended else tokens
+                    tokens = [t for t in tokens if t != tok.pad_token_id]
+                    out[i][j] = Sample(tok.decode(tokens, skip_special_tokens=True), len(tokens), not ended)
+        finally:
+            self.model.train(was_training)
+        return out  # type: ignore[return-value]
+
+
+class VLLMGenerator:
+    """Generation by a vLLM `LLM`: one built for the model (evaluation on its own), or the training job's
+    colocated engine, whose weights the caller has synced."""
+
+    def __init__(self, llm):
+        self.llm = llm
+
+    @classmethod
+    def for_model(cls, path: str, dtype: str, max_model_len: int, gpu_memory_utilization: float, seed: int):
+        from vllm import LLM
+
+        return cls(LLM(model=path, dtype=dtype, max_model_len=max_model_len, seed=seed,
+                       gpu_memory_utilization=gpu_memory_utilization))  # fmt: skip
+
+    def __call__(
+        self, prompts: Sequence[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+    ) -> list[list[Sample]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
+                                max_tokens=max_new_tokens)  # fmt: skip
+        outputs = self.llm.generate(list(prompts), params, use_tqdm=True)
+        return [[Sample(c.text, len(c.token_ids), c.finish_reason == "length") for c in o.outputs] for o in outputs]
+
+
+class VLLMServerGenerator:
+    """Generation by the training job's `trl vllm-serve` server, through TRL's client."""
+
+    def __init__(self, client, tokenizer):
+        self.client, self.tokenizer = client, tokenizer
+
+    def __call__(
+        self, prompts: Sequence[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+    ) -> list[list[Sample]]:
+        ids = self.client.generate(prompts=list(prompts), n=n, temperature=temperature, top_p=top_p,
+                                   max_tokens=max_new_tokens)["completion_ids"]  # fmt: skip
+        eos = self.tokenizer.eos_token_id
+        samples = [Sample(self.tokenizer.decode(c, skip_special_tokens=True), len(c), eos not in c) for c in ids]
+        return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def trainer_generator(trainer):
+    """The generator that reuses what a GRPOTrainer already has, so no second model copy is loaded: its
+    vLLM engine (colocate) or server client, with the current weights synced; else the policy itself.
+    Call on every rank (syncing weights is collective); generate on the main process only."""
+    if not trainer.args.use_vllm:
+        return TransformersGenerator(trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class)
+    if trainer.state.global_step != trainer._last_loaded_step:
+        trainer.vllm_generation.sync_weights()
+        trainer._last_loaded_step = trainer.state.global_step
+    if trainer.args.vllm_mode == "colocate":
+        return VLLMGenerator(trainer.vllm_generation.llm)
+    return VLLMServerGenerator(trainer.vllm_generation.vllm_client, trainer.processing_class)
