@@ -31,16 +31,18 @@ def main(cfg: DictConfig) -> None:
         print(f"openrs.evaluate: {err}", file=sys.stderr)
         sys.exit(2)
     from openrs.evaluation import evaluate, write_report
-    from openrs.generation import TransformersGenerator, VLLMGenerator
+    from openrs.generation import DataParallelVLLMGenerator, TransformersGenerator, VLLMGenerator
     from openrs.train import load_model, load_tokenizer, model_path
 
     tokenizer = load_tokenizer(job)
     hw = job.hardware
     if hw.vllm_mode is not None:
-        generate = VLLMGenerator.for_model(
-            model_path(job), hw.dtype, job.length.max_prompt_length + job.eval.max_new_tokens,
-            hw.vllm_gpu_memory_utilization, job.seed,
-        )  # fmt: skip
+        engine = dict(path=model_path(job), dtype=hw.dtype, seed=job.seed,
+                      max_model_len=job.length.max_prompt_length + job.eval.max_new_tokens,
+                      gpu_memory_utilization=hw.vllm_gpu_memory_utilization)  # fmt: skip
+        # Every GPU of the machine serves a shard of the prompts: nothing else runs during an evaluation.
+        gpus = hw.gpus_per_machine
+        generate = DataParallelVLLMGenerator(gpus, **engine) if gpus > 1 else VLLMGenerator.for_model(**engine)
     else:
         import torch
 
@@ -49,7 +51,11 @@ def main(cfg: DictConfig) -> None:
         if hw.accelerator == "gpu":
             model = model.to("cuda")
         generate = TransformersGenerator(model, tokenizer, job.eval.batch_size)
-    results = evaluate(generate, tokenizer, job.eval, job.prompt.system, job.reward.grading)
+    try:
+        results = evaluate(generate, tokenizer, job.eval, job.prompt.system, job.reward.grading)
+    finally:
+        if isinstance(generate, DataParallelVLLMGenerator):
+            generate.close()
     out = Path(job.output_dir)
     print(write_report(results, out, job.model.name_or_path))
     print(f"openrs.evaluate: per-problem results, summary.csv and report.md are in {out}")

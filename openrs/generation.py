@@ -13,7 +13,7 @@ class TransformersGenerator:
     """Batched `model.generate` with left padding, `batch_size` sequences at a time, shortest prompts
     together so little is padded. The model is used as is (its train/eval mode is restored after)."""
 
-    def __init__(self, model, tokenizer, batch_size: int = 64):
+    def __init__(self, model, tokenizer, batch_size: int):
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
     def __call__(
@@ -81,6 +81,48 @@ class VLLMGenerator:
         return [[Sample(c.text, len(c.token_ids), c.finish_reason == "length") for c in o.outputs] for o in outputs]
 
 
+def _serve_gpu(conn, gpu: int, engine_kwargs: dict) -> None:
+    # Pinned to its GPU before vLLM (and CUDA) is imported in this fresh process.
+    import os
+
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    generate = VLLMGenerator.for_model(**engine_kwargs)
+    while (request := conn.recv()) is not None:
+        conn.send(generate(*request))
+
+
+class DataParallelVLLMGenerator:
+    """One vLLM engine per GPU, each in its own process; prompts are dealt round-robin and the samples
+    come back in prompt order. For evaluation on its own on a machine with several GPUs."""
+
+    def __init__(self, gpus: int, **engine_kwargs):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.conns, self.procs = [], []
+        for gpu in range(gpus):
+            parent, child = ctx.Pipe()
+            # Not a daemon: vLLM's engine starts processes of its own. close() ends them.
+            proc = ctx.Process(target=_serve_gpu, args=(child, gpu, engine_kwargs))
+            proc.start()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def __call__(
+        self, prompts: Sequence[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+    ) -> list[list[Sample]]:
+        shards = len(self.conns)
+        for i, conn in enumerate(self.conns):
+            conn.send((list(prompts[i::shards]), n, temperature, top_p, max_new_tokens))
+        parts = [conn.recv() for conn in self.conns]
+        return [parts[i % shards][i // shards] for i in range(len(prompts))]
+
+    def close(self) -> None:
+        for conn, proc in zip(self.conns, self.procs, strict=True):
+            conn.send(None)
+            proc.join(timeout=60)
+
+
 class VLLMServerGenerator:
     """Generation by the training job's `trl vllm-serve` server, through TRL's client."""
 
@@ -97,12 +139,14 @@ class VLLMServerGenerator:
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
 
 
-def trainer_generator(trainer):
+def trainer_generator(trainer, batch_size: int):
     """The generator that reuses what a GRPOTrainer already has, so no second model copy is loaded: its
     vLLM engine (colocate) or server client, with the current weights synced; else the policy itself.
     Call on every rank (syncing weights is collective); generate on the main process only."""
     if not trainer.args.use_vllm:
-        return TransformersGenerator(trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class)
+        return TransformersGenerator(
+            trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class, batch_size
+        )
     if trainer.state.global_step != trainer._last_loaded_step:
         trainer.vllm_generation.sync_weights()
         trainer._last_loaded_step = trainer.state.global_step

@@ -30,7 +30,7 @@ class StepwiseEvaluation(TrainerCallback):
             self._run(state)
 
     def _run(self, state) -> None:
-        generate = trainer_generator(self.trainer)
+        generate = trainer_generator(self.trainer, self.job.eval.batch_size)
         if not state.is_world_process_zero:
             return
         job, step = self.job, state.global_step

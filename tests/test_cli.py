@@ -66,7 +66,8 @@ def test_non_editable_install_finds_its_configs(tmp_path):
         timeout=300,
     )
     (wheel,) = wheels.glob("openrs-*.whl")
-    assert "openrs/conf/experiment/exp3.yaml" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "openrs/conf/experiment/exp3.yaml" in names and "openrs/eval_data/amc23.jsonl" in names
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],

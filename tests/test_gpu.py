@@ -56,3 +56,21 @@ def test_vllm_and_transformers_give_the_same_greedy_answers():
     a, b = (evaluate(g, tokenizer, job.eval, "", job.reward.grading) for g in (hf, vllm))
     same = sum(x.predictions == y.predictions for x, y in zip(a, b, strict=True))
     assert same >= 0.98 * len(a), f"{same}/{len(a)} problems answered alike"  # float32 kernels differ slightly
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="data parallel evaluation needs 2 GPUs")
+def test_data_parallel_evaluation_keeps_prompt_order():
+    from openrs.config import load_job
+    from openrs.generation import DataParallelVLLMGenerator, VLLMGenerator
+    from openrs.train import model_path
+
+    job = load_job(compose_cfg("+experiment=smoke"))
+    engine = dict(path=model_path(job), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0)
+    prompts = [f"<|user|>What is {a}+{a + 11}?<|assistant|><think>\n" for a in range(10, 40)]
+    parallel = DataParallelVLLMGenerator(2, **engine)
+    try:
+        split = [s[0].text for s in parallel(prompts, 1, 0.0, 1.0, 64)]
+    finally:
+        parallel.close()
+    single = [s[0].text for s in VLLMGenerator.for_model(**engine)(prompts, 1, 0.0, 1.0, 64)]
+    assert split == single
