@@ -1,0 +1,125 @@
+"""Where a run peaked, where it degraded, and which checkpoint to keep, from per-problem eval results by
+step (the step-wise evaluation's per_problem.jsonl files). See ../shared/DESIGN.md section 5.
+
+Every comparison is paired: two steps are scored on the same problems, and the test is on the per-problem
+differences of pass rate, which cancels the spread of difficulty between problems (far more sensitive than
+comparing two means with their own intervals). Tests are one-sided z-tests on the mean difference, with
+the standard error from the spread of the differences across problems.
+
+- peak: the step with the highest score.
+- best: the earliest step whose score is not significantly below the peak (a later step must earn its place).
+- onset: the first step t at which the score is significantly below the best score seen before t, and
+  stays so for `persistence` evaluations in a row (t and the ones after it); each test runs at alpha / t^2,
+  corrected for picking that best among t earlier steps and for testing again at every evaluation, which
+  keeps the chance of any false alarm over a whole flat or rising run under alpha (benchmarks/degradation.py
+  measures it). The rule only looks backwards, so the same function decides an early stop during training:
+  degradation is confirmed at the last evaluation of the persistence window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+Results = Mapping[int, Mapping[str, tuple[int, int]]]
+"""step -> problem key (benchmark/id) -> (correct, samples)."""
+
+
+@dataclass
+class StepScore:
+    step: int
+    score: float
+    """Mean pass rate over problems, a fraction."""
+    low: float
+    high: float
+    """Normal-approximation interval over problems at the analysis level."""
+
+
+@dataclass
+class Degradation:
+    scores: list[StepScore]
+    peak_step: int
+    best_step: int
+    onset_step: int | None
+    """First step of a confirmed, persisting significant drop; None when there is none."""
+    confirmed_at: int | None
+    """The evaluation at which the onset was confirmed (the end of the persistence window): an early stop
+    decided online stops here."""
+
+
+def rate_matrix(results: Results) -> tuple[list[int], np.ndarray]:
+    """(steps ascending, problems x steps matrix of pass rates) over the problems every step evaluated."""
+    steps = sorted(results)
+    common = set.intersection(*(set(results[s]) for s in steps))
+    if not common:
+        raise ValueError("no problem was evaluated at every step: the steps cannot be compared")
+    keys = sorted(common)
+    rates = np.array([[results[s][k][0] / results[s][k][1] for s in steps] for k in keys], dtype=float)
+    return steps, rates
+
+
+def _significantly_below(rates: np.ndarray, lower: int, upper: int, z: float) -> bool:
+    """Whether column `lower` scores significantly below column `upper` (paired, one-sided)."""
+    d = rates[:, upper] - rates[:, lower]
+    mean = d.mean()
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    return bool(mean > 0) if se == 0 else bool(mean / se > z)
+
+
+def analyse(results: Results, alpha: float = 0.05, persistence: int = 2) -> Degradation:
+    """Peak, best and onset steps of a run (see the module docstring). alpha: one-sided level; the whole
+    run's chance of a false onset stays under it; persistence: evaluations in a row that must show the drop."""
+    if not results:
+        raise ValueError("no evaluation results")
+    steps, rates = rate_matrix(results)
+    n = rates.shape[0]
+    scores = rates.mean(axis=0)
+    sd = rates.std(axis=0, ddof=1) if n > 1 else np.zeros(len(steps))
+    half = NormalDist().inv_cdf(1 - alpha / 2) * sd / np.sqrt(n)
+    per_step = [StepScore(s, float(m), float(m - h), float(m + h)) for s, m, h in zip(steps, scores, half, strict=True)]
+
+    peak = int(np.argmax(scores))
+    z_pair = NormalDist().inv_cdf(1 - alpha)
+    best = next(j for j in range(peak + 1) if not _significantly_below(rates, j, peak, z_pair))
+
+    onset = confirmed = None
+    for t in range(1, len(steps) - persistence + 1):
+        ref = int(np.argmax(scores[:t]))  # the best score before t: all the early stop could know
+        # alpha / t for picking that best among t earlier steps, and / t again for testing anew at every
+        # evaluation: the chance of any false alarm over a whole run stays under alpha.
+        z = NormalDist().inv_cdf(1 - alpha / t**2)
+        if all(_significantly_below(rates, u, ref, z) for u in range(t, t + persistence)):
+            onset, confirmed = steps[t], steps[t + persistence - 1]
+            break
+    return Degradation(per_step, steps[peak], steps[best], onset, confirmed)
+
+
+def load_run(eval_dir: Path) -> dict[int, dict[str, tuple[int, int]]]:
+    """Results of a run from OUTPUT_DIR/eval/step-N/per_problem.jsonl files."""
+    results: dict[int, dict[str, tuple[int, int]]] = {}
+    for path in sorted(eval_dir.glob("step-*/per_problem.jsonl")):
+        step = int(path.parent.name.removeprefix("step-"))
+        rows = (json.loads(line) for line in path.read_text().splitlines())
+        results[step] = {f"{r['benchmark']}/{r['id']}": (r["correct"], r["samples"]) for r in rows}
+    return results
+
+
+def simulate_run(
+    rng: np.random.Generator, problems: int, k: int, shifts: list[float], every: int = 50
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """A run's results with a known true curve, for planning eval budgets and testing the detector.
+
+    Problem difficulty ~ Beta(3, 1.5) (mean 67%, AMC23 where the paper started); at evaluation j every
+    problem's pass rate is scaled so the mean moves by shifts[j] (a fraction); correct counts are
+    Binomial(k, rate). Steps are 0, every, 2 * every, ..."""
+    p = rng.beta(3, 1.5, problems)
+    results = {}
+    for j, shift in enumerate(shifts):
+        correct = rng.binomial(k, np.clip(p * (1 + shift / p.mean()), 0, 1))
+        results[j * every] = {str(i): (int(c), k) for i, c in enumerate(correct)}
+    return results

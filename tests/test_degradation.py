@@ -1,0 +1,63 @@
+"""Peak, best checkpoint and degradation onset on hand-made and simulated curves with known onsets."""
+
+import numpy as np
+import pytest
+
+from openrs.degradation import analyse, load_run, simulate_run
+from openrs.evaluation import ProblemResult, write_report
+
+FLAT = [0.0] * 10
+RISING = [0, 0.02, 0.04, 0.05, 0.06, 0.06, 0.07, 0.07, 0.08, 0.08]
+# Up 5 points by step 100, then 10 points down from that peak at step 250 (index 5), the paper's Figure 2 shape.
+DROP = [0, 0.03, 0.05, 0.05, 0.05, -0.05, -0.05, -0.05, -0.05, -0.05]
+
+
+def onsets(problems: int, k: int, curve: list[float], trials: int = 200) -> list:
+    rng = np.random.default_rng(problems * 10 + k)
+    return [analyse(simulate_run(rng, problems, k, curve)) for _ in range(trials)]
+
+
+def test_hand_made_run():
+    # 40 problems, k=1: 20 right at step 0, 30 at 50 and 100, then 12 from step 150 on.
+    def step(right):
+        return {str(i): (int(i < right), 1) for i in range(40)}
+
+    d = analyse({0: step(20), 50: step(30), 100: step(30), 150: step(12), 200: step(12)})
+    assert d.peak_step == 50 and d.best_step == 50 and d.onset_step == 150 and d.confirmed_at == 200
+    assert d.scores[1].score == 0.75 and d.scores[1].low < 0.75 < d.scores[1].high
+
+
+def test_best_prefers_the_earlier_step_when_the_peak_is_not_significantly_higher():
+    base = {str(i): (int(i < 25), 1) for i in range(40)}
+    one_more = {str(i): (int(i < 26), 1) for i in range(40)}
+    d = analyse({0: base, 50: base, 100: one_more})
+    assert d.peak_step == 100 and d.best_step == 0 and d.onset_step is None
+
+
+def test_only_problems_every_step_saw_are_compared():
+    d = analyse({0: {"a": (1, 1), "b": (0, 1)}, 50: {"a": (1, 1)}})
+    assert [s.score for s in d.scores] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="no problem was evaluated at every step"):
+        analyse({0: {"a": (1, 1)}, 50: {"b": (1, 1)}})
+
+
+@pytest.mark.parametrize(("problems", "k"), [(40, 1), (40, 4), (40, 16), (500, 1)])
+@pytest.mark.parametrize("curve", [FLAT, RISING], ids=["flat", "rising"])
+def test_false_alarms_stay_under_the_level(problems, k, curve):
+    alarms = sum(d.onset_step is not None for d in onsets(problems, k, curve))
+    assert alarms / 200 <= 0.05 + 0.035  # the level plus 2.3 standard errors of 200 trials
+
+
+# AMC23-sized benchmarks need k=16 for this; at k=4 only about a third of such drops are found that soon.
+@pytest.mark.parametrize(("problems", "k", "power"), [(40, 16, 0.9), (40, 4, 0.2), (500, 1, 0.9)])
+def test_a_ten_point_drop_is_found_within_two_evaluations(problems, k, power):
+    found = [d.confirmed_at is not None and 250 <= d.confirmed_at <= 350 for d in onsets(problems, k, DROP)]
+    assert sum(found) / len(found) >= power
+
+
+def test_load_run_reads_the_step_wise_files(tmp_path):
+    for step, right in [(0, 1), (50, 2)]:
+        results = [ProblemResult("amc23", i, "1", correct=int(i < right), samples=1) for i in range(3)]
+        write_report(results, tmp_path / f"step-{step}", f"step {step}")
+    assert load_run(tmp_path) == {0: {"amc23/0": (1, 1), "amc23/1": (0, 1), "amc23/2": (0, 1)},
+                                  50: {"amc23/0": (1, 1), "amc23/1": (1, 1), "amc23/2": (0, 1)}}  # fmt: skip
