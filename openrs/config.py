@@ -266,6 +266,13 @@ class EvalConfig(_Schema):
     batch_size: int = Field(gt=0)
     """Sequences per generate call of the transformers backend (vLLM schedules its own batches)."""
 
+    @model_validator(mode="after")
+    def _known_benchmarks(self) -> EvalConfig:
+        unknown = sorted(set(self.samples_per_benchmark) - set(self.benchmarks))
+        if unknown:
+            raise ValueError(f"samples_per_benchmark names {unknown}, which are not in benchmarks={self.benchmarks}")
+        return self
+
     def samples_for(self, benchmark: str) -> int:
         return self.samples_per_benchmark.get(benchmark, self.samples)
 

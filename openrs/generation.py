@@ -85,7 +85,8 @@ def _serve_gpu(conn, gpu: int, engine_kwargs: dict) -> None:
     # Pinned to its GPU before vLLM (and CUDA) is imported in this fresh process.
     import os
 
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = visible.split(",")[gpu] if visible else str(gpu)
     generate = VLLMGenerator.for_model(**engine_kwargs)
     while (request := conn.recv()) is not None:
         conn.send(generate(*request))
@@ -105,6 +106,7 @@ class DataParallelVLLMGenerator:
             # Not a daemon: vLLM's engine starts processes of its own. close() ends them.
             proc = ctx.Process(target=_serve_gpu, args=(child, gpu, engine_kwargs))
             proc.start()
+            child.close()  # so that recv() fails instead of hanging when an engine dies
             self.conns.append(parent)
             self.procs.append(proc)
 
@@ -119,8 +121,13 @@ class DataParallelVLLMGenerator:
 
     def close(self) -> None:
         for conn, proc in zip(self.conns, self.procs, strict=True):
-            conn.send(None)
+            try:
+                conn.send(None)
+            except OSError:  # the engine died; its error was raised already
+                pass
             proc.join(timeout=60)
+            if proc.is_alive():
+                proc.kill()
 
 
 class VLLMServerGenerator:
@@ -142,7 +149,12 @@ class VLLMServerGenerator:
 def trainer_generator(trainer, batch_size: int):
     """The generator that reuses what a GRPOTrainer already has, so no second model copy is loaded: its
     vLLM engine (colocate) or server client, with the current weights synced; else the policy itself.
-    Call on every rank (syncing weights is collective); generate on the main process only."""
+    Call on every rank (syncing weights is collective); None on the other ranks, which do not generate."""
+    if not trainer.accelerator.is_main_process:
+        if trainer.args.use_vllm and trainer.state.global_step != trainer._last_loaded_step:
+            trainer.vllm_generation.sync_weights()
+            trainer._last_loaded_step = trainer.state.global_step
+        return None
     if not trainer.args.use_vllm:
         return TransformersGenerator(
             trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class, batch_size

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from openrs import CONF_DIR
 from openrs.config import JobConfig
+from openrs.train import PREEMPTED_MARKER
 
 VLLM_PORT = 8000
 
@@ -36,11 +37,16 @@ def _stream(proc: subprocess.Popen, prefix: str) -> threading.Thread:
     return thread
 
 
-def _start(cmd: list[str], env: dict, prefix: str) -> subprocess.Popen:
+def _ignore_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _start(cmd: list[str], env: dict, prefix: str, ignore_sigterm: bool = False) -> subprocess.Popen:
     print(f"openrs: starting {prefix}: {' '.join(cmd)}", file=sys.stderr)
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=_ignore_sigterm if ignore_sigterm else None,
+    )  # fmt: skip
     _stream(proc, prefix)
     return proc
 
@@ -121,7 +127,20 @@ def launch(job: JobConfig, job_file: Path) -> int:
     hw, env = job.hardware, dict(os.environ)
     if hw.accelerator == "cpu":
         env["ACCELERATE_USE_CPU"] = "true"
+    # torchrun (inside accelerate launch) must not act on SIGTERM: it would SIGKILL the ranks 30 s later,
+    # mid-checkpoint. It is started ignoring SIGTERM and told not to handle it; the ranks handle it themselves.
+    env["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGINT,SIGHUP,SIGQUIT"
+    marker = Path(job.output_dir) / PREEMPTED_MARKER
+    marker.unlink(missing_ok=True)
     children: list[subprocess.Popen] = []
+    ranks: list[subprocess.Popen] = []
+
+    def on_sigterm(*_) -> None:
+        if not ranks:  # still starting the vLLM server: nothing to checkpoint, stop everything
+            raise KeyboardInterrupt
+        _forward_preemption(ranks[0])
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if hw.vllm_mode == "server":
             from openrs.train import model_path
@@ -139,12 +158,10 @@ def launch(job: JobConfig, job_file: Path) -> int:
             children.append(server)
             _wait_healthy(f"http://127.0.0.1:{VLLM_PORT}/health/", server)
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(hw.num_processes))
-        ranks = _start(accelerate_command(job, job_file), env, "train")
-        children.append(ranks)
-        preempted = []
-        signal.signal(signal.SIGTERM, lambda *_: (preempted.append(True), _forward_preemption(ranks)))
-        code = ranks.wait()
-        return job.requeue_exit_code if preempted and code == 0 else code
+        ranks.append(_start(accelerate_command(job, job_file), env, "train", ignore_sigterm=True))
+        children.append(ranks[0])
+        code = ranks[0].wait()
+        return job.requeue_exit_code if code == 0 and marker.exists() else code
     finally:
         for child in reversed(children):
             _stop(child)

@@ -2,18 +2,22 @@
 
 Reads the resolved job written by the Hydra controller instead of composing configs again."""
 
+import os
 import sys
+from pathlib import Path
 
 import yaml
 
 from openrs.config import JobConfig
-from openrs.train import train
+from openrs.train import PREEMPTED_MARKER, train
 
 
 def main(job_file: str) -> None:
     with open(job_file) as f:
         job = JobConfig.model_validate(yaml.safe_load(f))
-    train(job)
+    if train(job) is None and os.environ.get("RANK", "0") == "0":
+        # The controller may not have been signalled itself (SLURM signals every process): tell it.
+        (Path(job.output_dir) / PREEMPTED_MARKER).touch()
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ class StepwiseEvaluation(TrainerCallback):
 
     def _run(self, state) -> None:
         generate = trainer_generator(self.trainer, self.job.eval.batch_size)
-        if not state.is_world_process_zero:
+        if generate is None:  # not the main process
             return
         job, step = self.job, state.global_step
         # Evaluation must not change the training run: sample from a forked RNG, seeded the same each time.
-        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
             torch.manual_seed(job.seed)
             results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.system, job.reward.grading)
         out = Path(job.output_dir) / "eval" / f"step-{step}"

@@ -16,6 +16,8 @@ from openrs.config import ConfigError, JobConfig
 
 # transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state.
 COMPLETE_MARKER = "trainer_state.json"
+# Written by rank 0 of a launched job that stopped on SIGTERM after checkpointing (openrs.rank, openrs.launch).
+PREEMPTED_MARKER = "preempted"
 
 
 def newest_checkpoint(directory: Path) -> Path | None:
@@ -85,6 +87,20 @@ class _Preemption:
         print("openrs: SIGTERM received, saving a checkpoint after this step", file=sys.stderr, flush=True)
         self.requested = True
 
+    def agreed(self) -> bool:
+        """Whether any rank was asked to stop: signals reach ranks at different moments, and a rank that stops
+        alone leaves the others waiting in the next step's collectives."""
+        import torch
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self.requested
+        device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
+        flag = torch.tensor(float(self.requested), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        self.requested = bool(flag.item())
+        return self.requested
+
     def callback(self):
         from transformers import TrainerCallback
 
@@ -92,7 +108,7 @@ class _Preemption:
 
         class PreemptionCallback(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
-                if preemption.requested:
+                if preemption.agreed():
                     control.should_save = True
                     control.should_training_stop = True
                 return control

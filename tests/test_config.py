@@ -155,6 +155,7 @@ def test_non_positive_steps():
     assert "trainer.max_steps=0: Input should be greater than 0" in bad("trainer.max_steps=0")
     assert "trainer.save_steps=-5" in bad("trainer.save_steps=-5")
     assert "eval.every_steps=0" in bad("eval.every_steps=0")
+    assert "samples_per_benchmark names ['amc']" in bad("+eval.samples_per_benchmark.amc=64")
 
 
 def test_hardware_that_cannot_reach_the_batch():
