@@ -1,5 +1,5 @@
 """Where a run peaked, where it degraded, and which checkpoint to keep, from per-problem eval results by
-step (the step-wise evaluation's per_problem.jsonl files). See ../shared/DESIGN.md section 5.
+step (the step-wise evaluation's per_problem.jsonl files).
 
 Every comparison is paired: two steps are scored on the same problems, and the test is on the per-problem
 differences of pass rate, which cancels the spread of difficulty between problems (far more sensitive than
