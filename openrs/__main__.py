@@ -54,19 +54,56 @@ def main(cfg: DictConfig) -> float | None:
     if job.dry_run:
         print(f"dry run: resolved config written to {out / 'job.yaml'}")
         return None
+    run_log = _open_run(job) if job.tracking.uri is not None else None
+    status = "FAILED"
+    try:
+        code = _train(job)
+        if code:
+            status = "KILLED" if code == job.requeue_exit_code else "FAILED"
+            sys.exit(code)
+        from openrs.select import select
+
+        selection = select(out)
+        status = "FINISHED"
+    except Exception as err:
+        if run_log is not None:
+            run_log.set_tags({"openrs.error": f"{type(err).__name__}: {err}"[:5000]})
+        raise
+    finally:
+        if run_log is not None:
+            run_log.finish(status)
+    print(f"openrs: done; checkpoints, the final model and selection.md are in {out}")
+    # Hydra hands the return value to sweepers: the selected checkpoint's score is what a search maximises.
+    return selection.best_score if selection is not None else None
+
+
+def _open_run(job: JobConfig):
+    """Open (or reattach to) the job's MLflow run before anything heavy loads; exit 2 when unreachable."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from openrs.tracking import RunLog, start_run
+
+    hydra_cfg = HydraConfig.get()
+    sweep = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
+    try:
+        start_run(job, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task), sweep)
+    except ConfigError as err:
+        print(f"openrs: {err}", file=sys.stderr)
+        sys.exit(2)
+    return RunLog(Path(job.output_dir))
+
+
+def _train(job: JobConfig) -> int:
+    """Run the job in this process or as launched ranks; 0 when it finished, job.requeue_exit_code when
+    preempted, another exit code when the ranks failed."""
     if job.hardware.launched:
         from openrs.launch import launch
 
-        code = launch(job, out / "job.yaml")
-        if code:
-            sys.exit(code)
-    else:
-        from openrs.train import train
+        return launch(job, Path(job.output_dir) / "job.yaml")
+    from openrs.train import train
 
-        if train(job) is None:
-            sys.exit(job.requeue_exit_code)
-    print(f"openrs: done; checkpoints and the final model are in {out}")
-    return None
+    return 0 if train(job) is not None else job.requeue_exit_code
 
 
 if __name__ == "__main__":

@@ -279,9 +279,40 @@ class EvalConfig(_Schema):
 
 class TrackingConfig(_Schema):
     uri: str | None
-    """MLflow tracking URI (sqlite:///file.db or http://host:port); null disables tracking."""
+    """MLflow tracking URI (sqlite:///file.db, relative to the working directory, or http://host:port);
+    null disables tracking."""
     experiment: str | None
     """MLflow experiment name; null uses the job's `name`."""
+    serve: str | None
+    """Backend store (e.g. sqlite:///outputs/mlflow.db) of an `mlflow server` that openrs starts on 127.0.0.1
+    at uri's port when nothing answers there, so parallel jobs never write one SQLite file at once; null
+    never starts one."""
+    registered_model: str | None
+    """Model registry name for selected checkpoints; null uses the experiment name."""
+
+    @model_validator(mode="after")
+    def _serve_locally(self) -> TrackingConfig:
+        if self.serve is not None:
+            from urllib.parse import urlparse
+
+            url = urlparse(self.uri or "")
+            if url.scheme != "http" or url.hostname != "127.0.0.1" or url.port is None:
+                raise ValueError(
+                    f"tracking.serve is set, so tracking.uri={self.uri!r} must be http://127.0.0.1:PORT: openrs "
+                    "only starts servers that listen on this machine"
+                )
+        return self
+
+
+class SelectionConfig(_Schema):
+    alpha: float = Field(gt=0, lt=1)
+    """One-sided significance level of the degradation tests (openrs.degradation), before corrections."""
+    persistence: int = Field(ge=1)
+    """Step-wise evaluations in a row that must show a drop before degradation is confirmed."""
+    early_stop: bool
+    """Stop training at the evaluation that confirms degradation (checkpointing that step)."""
+    alias: str = Field(min_length=1)
+    """Model registry alias moved to the best-scoring registered checkpoint."""
 
 
 class HardwareConfig(_Schema):
@@ -299,6 +330,8 @@ class HardwareConfig(_Schema):
     vllm_gpu_memory_utilization: float = Field(ge=0, le=1)
     deepspeed: Literal["zero2", "zero3"] | None
     """DeepSpeed ZeRO stage (config in conf/deepspeed/), or null."""
+    gpu_hourly_usd: float | None = Field(ge=0)
+    """Price of one GPU for one hour, US dollars, for the cost of a run; null reports no cost."""
     machine_rank: int = Field(ge=0)
     """This machine's rank in a multi-machine job."""
     main_process_ip: str
@@ -313,6 +346,11 @@ class HardwareConfig(_Schema):
     def world_size(self) -> int:
         """Training processes over all machines."""
         return self.num_machines * self.num_processes
+
+    @property
+    def gpus(self) -> int:
+        """GPUs the job holds over all machines (0 on a CPU)."""
+        return self.num_machines * self.gpus_per_machine if self.accelerator == "gpu" else 0
 
     @model_validator(mode="after")
     def _consistent(self) -> HardwareConfig:
@@ -377,6 +415,7 @@ class JobConfig(_Schema):
     trainer: TrainerConfig
     eval: EvalConfig
     tracking: TrackingConfig
+    selection: SelectionConfig
     hardware: HardwareConfig
 
     @property

@@ -95,6 +95,8 @@ class ProblemResult:
     lengths: list[int] = field(default_factory=list)
     """Completion length per sample, tokens."""
     truncated: int = 0
+    non_english: float = 0.0
+    """Mean share of the samples' letters outside the Latin script (the paper's language drift), 0 to 1."""
 
 
 def evaluate(
@@ -102,6 +104,7 @@ def evaluate(
 ) -> list[ProblemResult]:
     """Generate cfg.samples_for(benchmark) samples for every problem of every benchmark and grade them."""
     from openrs.grading import shared_pool
+    from openrs.rewards.text import language_share
 
     pool = shared_pool(grading.workers, grading.timeout_s, grading.memory_mb, grading.max_answer_chars)
     results = []
@@ -123,13 +126,15 @@ def evaluate(
                 r.lengths.append(s.tokens)
             r.correct = r.outcomes.count("correct")
             r.truncated = sum(s.truncated for s in samples)
+            r.non_english = sum(1 - language_share(s.text, "en") for s in samples) / max(len(samples), 1)
             results.append(r)
     return results
 
 
 def summarize(results: Sequence[ProblemResult]) -> list[dict]:
     """One row per benchmark, then `average` (the paper's Avg: mean of the benchmarks' pass@1): problems,
-    k, pass@1 with its 95% bootstrap interval, pass@k, maj@k, truncated share, mean completion tokens.
+    k, pass@1 with its 95% bootstrap interval, pass@k, maj@k, truncated share, mean completion tokens,
+    non-English share.
     Scores are fractions in [0, 1]."""
     by_bench: dict[str, list[ProblemResult]] = {}
     for r in results:
@@ -147,11 +152,13 @@ def summarize(results: Sequence[ProblemResult]) -> list[dict]:
             "maj@k": sum(majority_correct(r.predictions, [o == "correct" for o in r.outcomes]) for r in rs) / len(rs),
             "truncated": sum(r.truncated for r in rs) / samples,
             "mean_tokens": sum(sum(r.lengths) for r in rs) / samples,
+            "non_english": sum(r.non_english for r in rs) / len(rs),
         })  # fmt: skip
     if len(rows) > 1:
         low, high = bootstrap_interval(groups)
         rows.append({"benchmark": "average", "problems": sum(r["problems"] for r in rows), "k": None,
-                     "pass@1": sum(r["pass@1"] for r in rows) / len(rows), "low": low, "high": high})  # fmt: skip
+                     "pass@1": sum(r["pass@1"] for r in rows) / len(rows), "low": low, "high": high,
+                     "non_english": sum(r["non_english"] for r in rows) / len(rows)})  # fmt: skip
     return rows
 
 
@@ -184,7 +191,7 @@ def write_report(results: Sequence[ProblemResult], out_dir: Path, label: str) ->
     summary = summarize(results)
     with open(out_dir / "summary.csv", "w", newline="") as f:
         fields = ["model", "benchmark", "problems", "k", "pass@1", "low", "high", "pass@k", "maj@k", "truncated",
-                  "mean_tokens"]  # fmt: skip
+                  "mean_tokens", "non_english"]  # fmt: skip
         writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows({"model": label, **r} for r in summary)

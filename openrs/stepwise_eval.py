@@ -2,7 +2,9 @@
 current policy is evaluated on the eval preset's benchmarks on the main process; the other ranks wait.
 
 Results go to OUTPUT_DIR/eval/step-N/ (per_problem.jsonl, summary.csv, report.md; the tracking and selection
-code reads them) and into the trainer's log history as eval/<benchmark>/pass@1 (with _low, _high)."""
+code reads them) and into the trainer's log history (and so MLflow) as eval/<benchmark>/pass_at_1 with
+pass_at_1_low and pass_at_1_high (the 95% interval), truncated, mean_tokens and non_english; <benchmark> is
+`average` for the mean over benchmarks, and a file's stem for a benchmark given as a path."""
 
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class StepwiseEvaluation(TrainerCallback):
         print(write_report(results, out, f"step {step}"), file=sys.stderr, flush=True)
         entry = {"step": step}
         for row in summarize(results):
-            for key in ("pass@1", "low", "high"):
-                entry[f"eval/{row['benchmark']}/{key}"] = row[key]
+            name = Path(row["benchmark"]).stem if "/" in row["benchmark"] else row["benchmark"]
+            keys = {"pass@1": "pass_at_1", "low": "pass_at_1_low", "high": "pass_at_1_high", "truncated": "truncated",
+                    "mean_tokens": "mean_tokens", "non_english": "non_english"}  # fmt: skip
+            entry |= {f"eval/{name}/{ours}": row[theirs] for theirs, ours in keys.items() if theirs in row}
         state.log_history.append(entry)

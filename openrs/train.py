@@ -18,6 +18,8 @@ from openrs.config import ConfigError, JobConfig
 COMPLETE_MARKER = "trainer_state.json"
 # Written by rank 0 of a launched job that stopped on SIGTERM after checkpointing (openrs.rank, openrs.launch).
 PREEMPTED_MARKER = "preempted"
+# Written by the Hydra process of a tracked job (openrs.tracking): the MLflow store and run id.
+RUN_FILE = "mlflow_run.json"
 
 
 def newest_checkpoint(directory: Path) -> Path | None:
@@ -76,6 +78,20 @@ def load_model(job: JobConfig):
     )
 
 
+def any_rank(flag: bool) -> bool:
+    """Whether flag is set on any rank of the job (every rank must call this at the same point); flag itself
+    without a process group."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor(float(flag), device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
 class _Preemption:
     """SIGTERM -> save a checkpoint after the current optimizer step, then stop training."""
 
@@ -90,15 +106,7 @@ class _Preemption:
     def agreed(self) -> bool:
         """Whether any rank was asked to stop: signals reach ranks at different moments, and a rank that stops
         alone leaves the others waiting in the next step's collectives."""
-        import torch
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()):
-            return self.requested
-        device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
-        flag = torch.tensor(float(self.requested), device=device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        self.requested = bool(flag.item())
+        self.requested = any_rank(self.requested)
         return self.requested
 
     def callback(self):
@@ -117,8 +125,9 @@ class _Preemption:
 
 
 def build_trainer(job: JobConfig, callbacks=()):
-    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data, and
-    step-wise evaluation when eval.every_steps is set."""
+    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data,
+    step-wise evaluation when eval.every_steps is set, the early stop and cost count, and MLflow logging on
+    the main process of a tracked job."""
     from trl import GRPOConfig, GRPOTrainer
 
     from openrs.data import training_dataset
@@ -139,6 +148,15 @@ def build_trainer(job: JobConfig, callbacks=()):
         from openrs.stepwise_eval import StepwiseEvaluation
 
         trainer.add_callback(StepwiseEvaluation(job, trainer))
+    from openrs.early_stop import EarlyStop
+
+    trainer.add_callback(EarlyStop(job, trainer.accelerator.is_main_process))
+    out = Path(job.output_dir)
+    if trainer.accelerator.is_main_process and (out / RUN_FILE).is_file():
+        from openrs.tracking import logging_callback
+
+        # Last, so that it sees the entries the callbacks above add at the same step.
+        trainer.add_callback(logging_callback(out))
     return trainer
 
 

@@ -43,6 +43,14 @@ def test_bad_values_exit_nonzero_with_one_message(override, expected, tmp_path):
     assert expected in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_unreachable_tracking_server_fails_before_any_model_loads(tmp_path):
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", "tracking=server", "tracking.uri=http://127.0.0.1:9",
+                      f"hydra.run.dir={tmp_path}")  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "tracking.uri='http://127.0.0.1:9': MLflow cannot be reached" in proc.stderr
+    assert "tracking=sqlite" in proc.stderr and not (tmp_path / "checkpoint-50").exists()
+
+
 def test_unknown_hardware_preset_lists_the_presets():
     proc = run_openrs("-m", "openrs", "hardware=a100x9")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr

@@ -23,15 +23,15 @@ def test_hand_made_run():
         return {str(i): (int(i < right), 1) for i in range(40)}
 
     d = analyse({0: step(20), 50: step(30), 100: step(30), 150: step(12), 200: step(12)})
-    assert d.peak_step == 50 and d.best_step == 50 and d.onset_step == 150 and d.confirmed_at == 200
+    assert d.peak_step == 50 and d.earliest_tied_step == 50 and d.onset_step == 150 and d.confirmed_at == 200
     assert d.scores[1].score == 0.75 and d.scores[1].low < 0.75 < d.scores[1].high
 
 
-def test_best_prefers_the_earlier_step_when_the_peak_is_not_significantly_higher():
+def test_earliest_tied_step_when_the_peak_is_not_significantly_higher():
     base = {str(i): (int(i < 25), 1) for i in range(40)}
     one_more = {str(i): (int(i < 26), 1) for i in range(40)}
     d = analyse({0: base, 50: base, 100: one_more})
-    assert d.peak_step == 100 and d.best_step == 0 and d.onset_step is None
+    assert d.peak_step == 100 and d.earliest_tied_step == 0 and d.onset_step is None
 
 
 def test_only_problems_every_step_saw_are_compared():
@@ -59,5 +59,12 @@ def test_load_run_reads_the_step_wise_files(tmp_path):
     for step, right in [(0, 1), (50, 2)]:
         results = [ProblemResult("amc23", i, "1", correct=int(i < right), samples=1) for i in range(3)]
         write_report(results, tmp_path / f"step-{step}", f"step {step}")
-    assert load_run(tmp_path) == {0: {"amc23/0": (1, 1), "amc23/1": (0, 1), "amc23/2": (0, 1)},
-                                  50: {"amc23/0": (1, 1), "amc23/1": (1, 1), "amc23/2": (0, 1)}}  # fmt: skip
+    a = ("amc23", "0"), ("amc23", "1"), ("amc23", "2")
+    assert load_run(tmp_path) == {0: {a[0]: (1, 1), a[1]: (0, 1), a[2]: (0, 1)},
+                                  50: {a[0]: (1, 1), a[1]: (1, 1), a[2]: (0, 1)}}  # fmt: skip
+
+
+def test_each_benchmark_weighs_the_same_whatever_its_size():
+    # 4 problems of "big" all right, 1 problem of "small" wrong: the score is (1 + 0) / 2, not 4 / 5.
+    step = {**{("big", str(i)): (1, 1) for i in range(4)}, ("small", "0"): (0, 1)}
+    assert analyse({0: step}).scores[0].score == 0.5

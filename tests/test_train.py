@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, compose_cfg, run_openrs
+from mlflow import MlflowClient
 
 from openrs.answers import boxed_contents
 from openrs.arithmetic import problems
@@ -69,7 +70,7 @@ def test_grpo_raises_held_out_accuracy(tmp_path):
     rewards = reward_curve(log)
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3  # mean reward rose
     # The step-wise evaluation callback scored the held-out split at step 0 and every 50 steps.
-    stepwise = {e["step"]: e["eval/average/pass@1"] for e in log if "eval/average/pass@1" in e}
+    stepwise = {e["step"]: e["eval/average/pass_at_1"] for e in log if "eval/average/pass_at_1" in e}
     print("step-wise held-out pass@1:", stepwise)
     assert sorted(stepwise) == [0, 50, 100, 150], stepwise
     assert stepwise[150] > stepwise[0]
@@ -93,7 +94,8 @@ def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_pat
     """SIGTERM to the job (in-process, or the controller of 2 launched ranks) saves a checkpoint and exits
     with the requeue code; resume=true then trains to the end without repeating a step."""
     args = ["-m", "openrs", "+experiment=smoke", "trainer.max_steps=30", "trainer.save_steps=10",
-            "trainer.logging_steps=1", f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}"]  # fmt: skip
+            "trainer.logging_steps=1", f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -114,12 +116,17 @@ def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_pat
     state = json.loads((tmp_path / "checkpoint-30" / "trainer_state.json").read_text())
     steps = [e["step"] for e in state["log_history"] if "loss" in e]
     assert state["global_step"] == 30 and steps == sorted(set(steps)) and steps[-1] == 30
+    # The resumed job reattached to the same MLflow run and logged every step once.
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run_id = json.loads((tmp_path / "mlflow_run.json").read_text())["run_id"]
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(1, 31))
+    assert client.get_run(run_id).info.status == "FINISHED"
 
 
 def test_two_process_cpu_launch(tmp_path):
     proc = run_openrs(
         "-m", "openrs", "+experiment=smoke", "hardware.num_processes=2", "trainer.max_steps=3",
-        "trainer.save_steps=3", f"hydra.run.dir={tmp_path}",
+        "trainer.save_steps=3", f"hydra.run.dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # Two ranks in one gloo group, not two independent copies of the job.
@@ -127,3 +134,8 @@ def test_two_process_cpu_launch(tmp_path):
     assert (tmp_path / "ranks").is_dir()  # per-rank logs
     assert (tmp_path / "checkpoint-3" / "trainer_state.json").is_file()
     assert (tmp_path / "final" / "model.safetensors").is_file()
+    # Only rank 0 logged to MLflow: one loss value at the first step, not one per rank.
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run_id = json.loads((tmp_path / "mlflow_run.json").read_text())["run_id"]
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1]
+    assert client.get_run(run_id).info.status == "FINISHED"

@@ -1,0 +1,75 @@
+"""Compare runs: `python -m openrs.report EXPERIMENT | RUN_ID [--tracking-uri URI]`.
+
+A table with one row per run: its selection (best score with the 95% interval, best step, onset of
+degradation), its cost (GPU-hours, USD) and status. The argument is an experiment name (all its runs), a
+sweep's parent run id (its jobs) or one run id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def runs_of(client, target: str) -> list:
+    """The runs `target` names: an experiment's runs, a parent run's children, or the run itself."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(target)
+    if experiment is not None:
+        return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    try:
+        run = client.get_run(target)
+    except MlflowException:
+        sys.exit(f"openrs: {target!r} is neither an experiment name nor a run id in {client.tracking_uri}")
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{target}'", order_by=["attributes.start_time ASC"]
+    )
+    return children or [run]
+
+
+def rows(runs: list) -> list[dict]:
+    """One dict per run: name, status, best score % [low, high], best step, onset, hours, GPU-hours, USD."""
+    table = []
+    for run in runs:
+        m, t = run.data.metrics, run.data.tags
+        score = (
+            f"{100 * m['best/score']:.1f} [{100 * m['best/score_low']:.1f}, {100 * m['best/score_high']:.1f}]"
+            if "best/score" in m
+            else ""
+        )
+        table.append({
+            "run": run.info.run_name, "status": run.info.status, "best pass@1 %": score,
+            "best step": t.get("selection.best_step", ""), "onset": t.get("selection.onset_step", ""),
+            "hours": f"{m['cost/hours']:.2f}" if "cost/hours" in m else "",
+            "GPU-hours": f"{m['cost/gpu_hours']:.2f}" if "cost/gpu_hours" in m else "",
+            "USD": f"{m['cost/usd']:.2f}" if "cost/usd" in m else "", "run id": run.info.run_id,
+        })  # fmt: skip
+    return table
+
+
+def markdown(table: list[dict]) -> str:
+    if not table:
+        return "no runs\n"
+    keys = list(table[0])
+    lines = ["| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in table]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    from mlflow import MlflowClient
+
+    from openrs.select import default_tracking_uri
+    from openrs.tracking import store_uri
+
+    parser = argparse.ArgumentParser(prog="python -m openrs.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("target", help="experiment name, sweep parent run id, or run id")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow store (default: tracking=sqlite's)")
+    args = parser.parse_args(argv)
+    client = MlflowClient(store_uri(args.tracking_uri or default_tracking_uri()))
+    print(markdown(rows(runs_of(client, args.target))), end="")
+
+
+if __name__ == "__main__":
+    main()

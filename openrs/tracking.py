@@ -1,0 +1,414 @@
+"""MLflow tracking of a job. The Hydra process opens the run (`start_run`), rank 0 logs into it (`RunLog`
+through `logging_callback`), and the end-of-job selection (openrs.select) adds its verdict, artifacts and a
+registered model.
+
+Layout: one experiment per `name` (tracking.experiment overrides it), one run per job named from its
+command-line choices, the jobs of a multirun sweep as children of one parent run; params = the flattened
+resolved config; tags = Hydra group choices, overrides, git commit, hardware, output folder.
+
+OUTPUT_DIR/mlflow_run.json names the store and the run: training ranks and resumed jobs reattach to it.
+Everything logged goes first to OUTPUT_DIR/mlflow_journal.jsonl and then to MLflow. When MLflow cannot be
+reached, training goes on, later writes retry every minute, and `python -m openrs.tracking replay
+OUTPUT_DIR` uploads whatever the run lacks. A metric the run already holds at a step is never logged at
+that step again (a resumed job repeats the steps after its checkpoint).
+
+No secret reaches MLflow: credentials inside URIs and the values of secret-looking environment variables
+(names with TOKEN, SECRET, PASSWORD, API_KEY, ...) are replaced by *** in params, tags and the job.yaml
+artifact; the servers openrs starts listen on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from pydantic import ValidationError
+
+from openrs.config import ConfigError, JobConfig, TrackingConfig
+from openrs.train import RUN_FILE
+
+JOURNAL = "mlflow_journal.jsonl"
+PARENT_FILE = "mlflow_parent.json"
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# Fail over to the journal within seconds instead of MLflow's default of minutes of retries.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
+def redact(text: str) -> str:
+    """text without URI credentials (user:password@) and without the value of any secret-looking
+    environment variable (6 characters or more)."""
+    text = _USERINFO.sub("***@", text)
+    for name, value in os.environ.items():
+        if SECRET_NAME.search(name) and len(value) >= 6:
+            text = text.replace(value, "***")
+    return text
+
+
+def metric_key(name: str) -> str:
+    """An MLflow-valid metric name: characters outside letters, digits, _ - . : / and space become _."""
+    return re.sub(r"/+", "/", re.sub(r"[^\w.\- :/]", "_", name)).strip("/")
+
+
+def store_uri(uri: str) -> str:
+    """uri with a relative SQLite path made absolute (and its folder created), so that every process of a
+    job, whatever its working directory, writes the same file."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = Path(uri.removeprefix("sqlite:///")).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    return uri
+
+
+def artifact_root(store: str) -> Path:
+    """Where artifacts of a store live: mlartifacts/ beside a SQLite file, else in the working directory."""
+    base = Path(store.removeprefix("sqlite:///")).parent if store.startswith("sqlite:///") else Path()
+    return base.resolve() / "mlartifacts"
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> {"a.b.c": "value"}; lists as JSON, every value redacted and cut to MLflow's 6,000
+    characters."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = redact(json.dumps(value) if isinstance(value, list) else str(value))[:6000]
+    return flat
+
+
+def git_commit() -> str | None:
+    """Commit of the openrs checkout this code runs from (None for an installed wheel); + `-dirty` when
+    tracked files have uncommitted changes."""
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", "HEAD"], capture_output=True)
+    except OSError:
+        return None
+    return commit.stdout.strip() + ("-dirty" if dirty.returncode else "") if commit.returncode == 0 else None
+
+
+def run_name(job: JobConfig, overrides: list[str]) -> str:
+    """The job's name and the overrides that tell it apart from its siblings, e.g. `exp2 length=l2048`."""
+    skip = ("+experiment=", "hydra.", "output_dir=", "resume=", "tracking")
+    return " ".join([job.name, *(o for o in overrides if not o.startswith(skip))])[:250]
+
+
+def _experiment_id(client, name: str, uri: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    # A SQLite store's artifacts go beside its file; a server decides for itself.
+    location = (artifact_root(uri) / name).as_uri() if uri.startswith("sqlite") else None
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # a parallel job created it first
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _sweep_parent(client, experiment_id: str, sweep_dir: Path, name: str) -> str:
+    """Id of the sweep's parent run, created by the first job to get here (a lock file orders parallel jobs)."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / f"{PARENT_FILE}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = sweep_dir / PARENT_FILE
+        if path.is_file():
+            return json.loads(path.read_text())["run_id"]
+        run = client.create_run(
+            experiment_id, run_name=f"{name} sweep", tags={"openrs.sweep_dir": str(sweep_dir.resolve())}
+        )
+        path.write_text(json.dumps({"run_id": run.info.run_id}))
+        return run.info.run_id
+
+
+def _previous_run(job: JobConfig) -> dict | None:
+    """The run file of the run a resumed job continues, if that run was tracked."""
+    from openrs.train import resume_checkpoint
+
+    checkpoint = resume_checkpoint(job)
+    path = checkpoint.parent / RUN_FILE if checkpoint is not None else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+
+def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], sweep_dir: Path | None) -> str:
+    """Open the job's MLflow run, or reopen the resumed run's, write OUTPUT_DIR/mlflow_run.json and log the
+    resolved config; return the run id. Raises ConfigError when the store cannot be reached."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Param
+
+    out = Path(job.output_dir)
+    previous = _previous_run(job)
+    uri = previous["tracking_uri"] if previous else store_uri(job.tracking.uri)
+    client = MlflowClient(uri)
+    try:
+        if previous:
+            run_id = previous["run_id"]
+            client.update_run(run_id, status="RUNNING")
+        else:
+            experiment = _experiment_id(client, job.tracking.experiment or job.name, uri)
+            hw = job.hardware
+            tags = {
+                **{f"openrs.choice.{g}": str(c) for g, c in choices.items() if not g.startswith("hydra")},
+                "openrs.overrides": " ".join(overrides),
+                "openrs.hardware": f"{choices.get('hardware', '?')}: {hw.accelerator}, {hw.gpus} GPUs",
+                "openrs.output_dir": str(out.resolve()),
+            }
+            if commit := git_commit():
+                tags["mlflow.source.git.commit"] = commit
+            if sweep_dir is not None:
+                tags["mlflow.parentRunId"] = _sweep_parent(client, experiment, sweep_dir, job.name)
+            tags = {k: redact(v) for k, v in tags.items()}
+            run_id = client.create_run(experiment, run_name=redact(run_name(job, overrides)), tags=tags).info.run_id
+            params = [Param(k, v) for k, v in flatten(job.model_dump()).items()]
+            for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+                client.log_batch(run_id, params=params[i : i + 100])
+    except Exception as err:  # noqa: BLE001 - any failure to reach the store means the same fix
+        raise ConfigError(
+            f"tracking.uri={redact(uri)!r}: MLflow cannot be reached ({redact(str(err))[:300]}); start the "
+            "server, or use tracking=sqlite (a local file) or tracking=none"
+        ) from None
+    (out / RUN_FILE).write_text(json.dumps({"tracking_uri": uri, "run_id": run_id}))
+    safe = out / "mlflow" / "job.yaml"
+    safe.parent.mkdir(exist_ok=True)
+    safe.write_text(redact(yaml.safe_dump(job.model_dump(), sort_keys=False)))
+    RunLog(out).log_artifact(safe)
+    action = "reattached to" if previous else "logging to"
+    print(f"openrs: {action} MLflow run {run_id} in {redact(uri)}", file=sys.stderr)
+    return run_id
+
+
+class RunLog:
+    """A tracked job's run as rank 0 and the selection write to it: journal first, then MLflow."""
+
+    RETRY_S = 60.0
+
+    def __init__(self, run_dir: Path):
+        from mlflow import MlflowClient
+
+        info = json.loads((run_dir / RUN_FILE).read_text())
+        self.run_id = info["run_id"]
+        self.client = MlflowClient(info["tracking_uri"])
+        self.journal = run_dir / JOURNAL
+        self._unsent: list[dict] = []
+        self._retry_at = 0.0
+        self._logged: set[tuple[str, int]] | None = None  # (metric, step) pairs the run holds
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Numeric values of metrics at step (others are skipped)."""
+        now = int(time.time() * 1000)
+        self._write(
+            [
+                {"metric": metric_key(k), "value": float(v), "step": int(step), "timestamp": now}
+                for k, v in metrics.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            ]
+        )
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._write([{"tag": k, "value": redact(str(v))} for k, v in tags.items()])
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        """A file or a whole folder, under artifact_path in the run's artifacts."""
+        self._write([{"artifact": str(Path(path).resolve()), "dir": artifact_path}])
+
+    def finish(self, status: str) -> None:
+        """FINISHED, FAILED or KILLED (a preempted job, resumed later)."""
+        self._write([{"status": status}])
+
+    def replay(self) -> int:
+        """Send the whole journal again (metrics the run holds are skipped; tags, artifacts and status are
+        idempotent); return the number of records. Raises RuntimeError when MLflow cannot be reached."""
+        records = [json.loads(line) for line in self.journal.read_text().splitlines() if line.strip()]
+        self._unsent, self._retry_at = records, 0.0
+        if not self.flush():
+            raise RuntimeError(f"MLflow at {redact(self.client.tracking_uri)} cannot be reached; nothing replayed")
+        return len(records)
+
+    def _write(self, records: list[dict]) -> None:
+        if not records:
+            return
+        with self.journal.open("a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+        self._unsent += records
+        self.flush()
+
+    def flush(self) -> bool:
+        """Send what is unsent; False (and a retry a minute later) when MLflow cannot be reached."""
+        if not self._unsent or time.monotonic() < self._retry_at:
+            return not self._unsent
+        try:
+            self._send(self._unsent)
+        except Exception as err:  # noqa: BLE001 - unreachable store, timeout, server error: keep the journal
+            if not self._retry_at:
+                print(
+                    f"openrs: MLflow unreachable ({redact(str(err))[:200]}); training goes on, everything is kept "
+                    f"in {self.journal} and retried; upload later with `python -m openrs.tracking replay "
+                    f"{self.journal.parent}`",
+                    file=sys.stderr,
+                )
+            self._retry_at = time.monotonic() + self.RETRY_S
+            return False
+        self._unsent, self._retry_at = [], 0.0
+        return True
+
+    def _send(self, records: list[dict]) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        if self._logged is None:
+            self._logged = self._logged_steps()
+        metrics = []
+        for r in records:
+            if "metric" in r and (r["metric"], r["step"]) not in self._logged:
+                self._logged.add((r["metric"], r["step"]))
+                metrics.append(Metric(r["metric"], r["value"], r["timestamp"], r["step"]))
+        for i in range(0, len(metrics), 1000):  # MLflow's batch limit
+            self.client.log_batch(self.run_id, metrics=metrics[i : i + 1000])
+        tags = [RunTag(r["tag"], r["value"]) for r in records if "tag" in r]
+        if tags:
+            self.client.log_batch(self.run_id, tags=tags)
+        for r in records:
+            if "artifact" in r:
+                path = Path(r["artifact"])
+                if path.is_dir():
+                    self.client.log_artifacts(self.run_id, str(path), r["dir"])
+                elif path.is_file():
+                    self.client.log_artifact(self.run_id, str(path), r["dir"])
+            elif "status" in r:
+                self.client.set_terminated(self.run_id, r["status"])
+
+    def _logged_steps(self) -> set[tuple[str, int]]:
+        keys = self.client.get_run(self.run_id).data.metrics
+        return {(k, m.step) for k in keys for m in self.client.get_metric_history(self.run_id, k)}
+
+
+def logging_callback(run_dir: Path):
+    """A TrainerCallback for rank 0 that logs every numeric entry of the trainer's log history at its step:
+    TRL's training metrics, the step-wise evaluations and the early stop's cost entries."""
+    from transformers import TrainerCallback
+
+    log = RunLog(run_dir)
+
+    class MLflowLogging(TrainerCallback):
+        # From the first entry on: a resumed job's restored history is skipped by RunLog as already logged.
+        seen = 0
+
+        def on_log(self, args, state, control, **kwargs):
+            self._drain(state)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self._drain(state)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self._drain(state)
+
+        def _drain(self, state) -> None:
+            for entry in state.log_history[self.seen :]:
+                log.log_metrics({k: v for k, v in entry.items() if k != "step"}, entry.get("step", state.global_step))
+            self.seen = len(state.log_history)
+
+    return MLflowLogging()
+
+
+def healthy(uri: str, timeout_s: float = 2.0) -> bool:
+    """Whether an MLflow server answers /health at uri."""
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def serve(tracking: TrackingConfig, timeout_s: float = 120.0) -> subprocess.Popen | None:
+    """Start `mlflow server` on 127.0.0.1 at tracking.uri's port in front of tracking.serve, unless a server
+    already answers there; return the process to stop (None when none was started)."""
+    if tracking.serve is None or healthy(tracking.uri):
+        return None
+    store = store_uri(tracking.serve)
+    port = str(urlparse(tracking.uri).port)
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", port, "--workers", "1",
+           "--backend-store-uri", store, "--artifacts-destination", str(artifact_root(store))]  # fmt: skip
+    print(f"openrs: starting the MLflow server: {' '.join(cmd)}", file=sys.stderr)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while not healthy(tracking.uri):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise ConfigError(
+                f"tracking.serve: the MLflow server on {tracking.uri} did not start: "
+                f"{proc.stderr.read().decode(errors='replace')[-1000:]}"
+            )
+        time.sleep(1)
+    return proc
+
+
+class LocalServer(Callback):
+    """Hydra callback (conf/config.yaml): with tracking.serve set, one `mlflow server` on 127.0.0.1 for the
+    whole run or sweep, started before the first job and stopped after the last."""
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self, config: DictConfig) -> None:
+        try:
+            tracking = TrackingConfig.model_validate(OmegaConf.to_container(config.tracking, resolve=True))
+            self.proc = serve(tracking)
+        except (ValidationError, ConfigError) as err:
+            sys.exit(f"openrs: tracking: {err}")
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._start(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._start(config)
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        self._stop()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        self._stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m openrs.tracking", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("replay", help="upload a job's journal to its MLflow run").add_argument("output_dir", type=Path)
+    args = parser.parse_args(argv)
+    if not (args.output_dir / RUN_FILE).is_file():
+        sys.exit(f"openrs: {args.output_dir} has no {RUN_FILE}: not the output folder of a tracked job")
+    try:
+        count = RunLog(args.output_dir).replay()
+    except RuntimeError as err:
+        sys.exit(f"openrs: {err}")
+    print(f"openrs: replayed {count} journal records into the run; nothing it already held was logged twice")
+
+
+if __name__ == "__main__":
+    main()

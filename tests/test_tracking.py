@@ -1,0 +1,227 @@
+"""MLflow tracking on a real SQLite store and a real `mlflow server`: run layout, no secrets, each step once
+across resumes, nothing lost when the server goes away, selection with a registered champion, early stop."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, compose_cfg, run_openrs
+from mlflow import MlflowClient
+from transformers import TrainerControl, TrainerState
+
+from openrs.config import TrackingConfig, load_job
+from openrs.degradation import simulate_run
+from openrs.evaluation import ProblemResult, write_report
+from openrs.select import select
+from openrs.tracking import RUN_FILE, RunLog, healthy, metric_key, redact, serve, start_run
+
+SECRET = "hf_abcdefSECRET12345"
+
+
+def make_job(tmp_path: Path, *overrides: str):
+    out = tmp_path / "run"
+    out.mkdir(parents=True, exist_ok=True)
+    job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", *overrides,
+                               output_dir=str(out)))  # fmt: skip
+    (out / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
+    return job
+
+
+def history(client: MlflowClient, run_id: str, key: str) -> list[int]:
+    return sorted(m.step for m in client.get_metric_history(run_id, key))
+
+
+def test_redact_removes_uri_credentials_and_secret_environment_values(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    monkeypatch.setenv("HOME_DIR_NAME", "notsecretvalue")
+    text = redact(f"http://alice:pw@host:5000/x token={SECRET} keep notsecretvalue")
+    assert text == "http://***@host:5000/x token=*** keep notsecretvalue"
+
+
+def test_metric_names_are_made_valid_for_mlflow():
+    assert metric_key("eval/arithmetic:easy/pass@1") == "eval/arithmetic:easy/pass_1"
+    assert metric_key("eval//data/x.jsonl/pass_at_1") == "eval/data/x.jsonl/pass_at_1"
+
+
+def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    job = make_job(
+        tmp_path, f"prompt.system=use {SECRET} here", "model.tokenizer=https://alice:hunter2pw@hub.example/tok"
+    )
+    run_id = start_run(job, {"model": "tiny", "reward": "accuracy"}, [f"prompt.system=use {SECRET} here"], None)
+    log = RunLog(Path(job.output_dir))
+    log.set_tags({"leak": f"token {SECRET}"})
+    log.log_metrics({"loss": 1.0, "note": "text is skipped"}, step=1)
+    run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id)
+    assert run.info.experiment_id and run.data.params["trainer.max_steps"] == str(job.trainer.max_steps)
+    assert run.data.tags["openrs.choice.model"] == "tiny" and run.data.tags["openrs.output_dir"] == job.output_dir
+    assert run.data.params["model.tokenizer"] == "https://***@hub.example/tok"
+    assert run.data.metrics == {"loss": 1.0}
+    # Nowhere in the store or its artifacts: not as param, tag, run name or in the job.yaml artifact.
+    stored = [tmp_path / "mlflow.db", *(p for p in (tmp_path / "mlartifacts").rglob("*") if p.is_file())]
+    assert any(p.name == "job.yaml" for p in stored)
+    for path in stored:
+        data = path.read_bytes()
+        assert SECRET.encode() not in data and b"hunter2pw" not in data, path
+
+
+def test_a_resumed_run_logs_each_metric_step_once(tmp_path):
+    job = make_job(tmp_path)
+    run_id = start_run(job, {}, [], None)
+    first = RunLog(Path(job.output_dir))
+    for step in range(5):
+        first.log_metrics({"loss": step}, step)
+    second = RunLog(Path(job.output_dir))  # a resumed job from checkpoint-2 repeats steps 3 and 4
+    for step in range(3, 8):
+        second.log_metrics({"loss": 10 + step}, step)
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    assert history(client, run_id, "loss") == list(range(8))
+    second.replay()  # replaying the whole journal adds nothing
+    assert history(client, run_id, "loss") == list(range(8))
+
+
+def logged(out: Path, key: str, step: int) -> bool:
+    """Whether the job in out has journaled metric key at step."""
+    journal = out / "mlflow_journal.jsonl"
+    lines = journal.read_text().splitlines() if journal.is_file() else []
+    return any(r.get("metric") == key and r["step"] == step for r in map(json.loads, lines))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_local_server_listens_on_localhost_only(tmp_path):
+    tracking = TrackingConfig(uri=f"http://127.0.0.1:{free_port()}", experiment=None,
+                              serve=f"sqlite:///{tmp_path}/mlflow.db", registered_model=None)  # fmt: skip
+    proc = serve(tracking)
+    try:
+        assert healthy(tracking.uri)
+        assert serve(tracking) is None  # one is running: no second server
+        port = tracking.uri.rsplit(":", 1)[1]
+        listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        local = [line.split()[1] for line in listening if line.split()[3] == "0A"]  # LISTEN sockets
+        assert f"0100007F:{int(port):04X}" in local and f"00000000:{int(port):04X}" not in local
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def write_eval(run_dir: Path, results: dict) -> None:
+    for step, problems in results.items():
+        rows = [ProblemResult("amc23", key, "1", correct=c, samples=k, predictions=["1"] * k,
+                              outcomes=["correct"] * c + ["wrong"] * (k - c), lengths=[10] * k)
+                for key, (c, k) in problems.items()]  # fmt: skip
+        write_report(rows, run_dir / "eval" / f"step-{step}", f"step {step}")
+        checkpoint = run_dir / f"checkpoint-{step}"
+        checkpoint.mkdir(exist_ok=True)
+        (checkpoint / "trainer_state.json").write_text(json.dumps({"log_history": []}))
+
+
+def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path):
+    rng = np.random.default_rng(0)
+    scores = {}
+    for name, curve in [("low", [0, 0.02, 0.02, 0.02]), ("high", [0, 0.2, 0.2, 0.2])]:
+        job = make_job(tmp_path / name, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")
+        start_run(job, {}, [], None)
+        write_eval(Path(job.output_dir), simulate_run(rng, 200, 4, curve))
+        s = select(Path(job.output_dir))
+        scores[name] = s
+        assert (Path(job.output_dir) / "degradation.png").stat().st_size > 10_000
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    champion = client.get_model_version_by_alias("smoke", "champion")
+    assert champion.source == scores["high"].checkpoint and scores["high"].best_step > 0
+    run = client.get_run(champion.run_id)
+    assert run.data.tags["selection.best_step"] == str(scores["high"].best_step)
+    assert run.data.metrics["best/score"] == pytest.approx(scores["high"].best_score)
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "selection")} >= {"selection/degradation.png"}
+
+
+def test_early_stop_ends_training_once_degradation_is_confirmed(tmp_path):
+    from openrs.early_stop import EarlyStop
+
+    job = make_job(tmp_path, "eval.every_steps=50", "hardware=a40x4", "trainer.global_batch_size=72",
+                   "trainer.max_steps=500")  # fmt: skip
+    curve = [0, 0.05, 0.05, -0.15, -0.15, -0.15, -0.15]  # peak at 50, a 20-point drop from step 150
+    results = simulate_run(np.random.default_rng(1), 500, 4, curve)
+    callback, state = EarlyStop(job, is_main_process=True), TrainerState()
+    callback.on_train_begin(None, state, TrainerControl())
+    for step in sorted(results):
+        write_eval(Path(job.output_dir), {step: results[step]})
+        state.global_step, control = step, TrainerControl()
+        callback.on_step_end(None, state, control)
+        if control.should_training_stop:
+            break
+    assert state.global_step == 200 and control.should_save  # onset 150, confirmed at the next evaluation
+    stop = state.log_history[-1]
+    assert stop["early_stop/onset_step"] == 150 and stop["cost/gpu_hours"] == pytest.approx(4 * stop["cost/hours"])
+    assert stop["cost/usd_saved"] == pytest.approx(stop["cost/gpu_hours_saved"] * job.hardware.gpu_hourly_usd)
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_run_has_every_step_once(tmp_path):
+    out = tmp_path / "run"
+    args = ["-m", "openrs", "+experiment=smoke", "trainer.max_steps=20", "trainer.save_steps=5",
+            "trainer.logging_steps=1", "eval.every_steps=10", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+            f"hydra.run.dir={out}"]  # fmt: skip
+    job = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while not (logged(out, "loss", 7) and (out / "checkpoint-5" / "trainer_state.json").is_file()):
+        assert job.poll() is None and time.monotonic() < deadline, job.stdout.read()
+        time.sleep(0.2)
+    job.kill()  # no chance to checkpoint: the resumed job repeats the steps after checkpoint-5
+    job.wait()
+    resumed = run_openrs(*args, "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run_id = json.loads((out / RUN_FILE).read_text())["run_id"]
+    assert history(client, run_id, "loss") == list(range(1, 21))
+    assert history(client, run_id, "eval/average/pass_at_1") == [0, 10, 20]
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_server_stopped_mid_run_loses_nothing_after_replay(tmp_path):
+    port, store = free_port(), f"sqlite:///{tmp_path}/mlflow.db"
+    tracking = TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None, serve=store, registered_model=None)
+    server = serve(tracking)
+    out = tmp_path / "run"
+    job = subprocess.Popen(
+        [sys.executable, "-m", "openrs", "+experiment=smoke", "trainer.max_steps=16", "trainer.save_steps=8",
+         "trainer.logging_steps=1", "eval.every_steps=8", f"tracking.uri={tracking.uri}", f"hydra.run.dir={out}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline, journal = time.monotonic() + 600, out / "mlflow_journal.jsonl"
+    while not logged(out, "loss", 3):
+        assert job.poll() is None and time.monotonic() < deadline, job.stdout.read()
+        time.sleep(0.5)
+    server.terminate()
+    server.wait()
+    output, _ = job.communicate(timeout=600)
+    assert job.returncode == 0, output[-3000:]
+    assert "MLflow unreachable" in output
+    server = serve(tracking)
+    try:
+        replay = subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", str(out)], capture_output=True,
+                                text=True, cwd=REPO)  # fmt: skip
+        assert replay.returncode == 0, replay.stderr
+        client = MlflowClient(tracking.uri)
+        run_id = json.loads((out / RUN_FILE).read_text())["run_id"]
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        journaled = {(r["metric"], r["step"]) for r in records if "metric" in r}
+        for key in {k for k, _ in journaled}:
+            assert history(client, run_id, key) == sorted(s for k, s in journaled if k == key), key
+        assert history(client, run_id, "loss") == list(range(1, 17))
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED" and "selection.best_step" in run.data.tags
+    finally:
+        server.terminate()
+        server.wait()
