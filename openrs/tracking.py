@@ -54,10 +54,18 @@ def redact(text: str) -> str:
     """text without URI credentials (user:password@) and without the value of any secret-looking
     environment variable (6 characters or more)."""
     text = _USERINFO.sub("***@", text)
-    for name, value in os.environ.items():
-        if SECRET_NAME.search(name) and len(value) >= 6:
-            text = text.replace(value, "***")
+    for value in _secret_values():
+        text = text.replace(value, "***")
     return text
+
+
+def _secret_values() -> list[str]:
+    for _ in range(10):
+        try:
+            return [v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 6]
+        except (KeyError, RuntimeError):  # MLflow's telemetry thread changed the environment mid-read
+            continue
+    raise RuntimeError("the environment kept changing while openrs looked for secrets in it")
 
 
 def metric_key(name: str) -> str:
