@@ -6,12 +6,14 @@ python -m openrs +experiment=exp2 hardware=a40x4 dry_run=true
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
 from openrs.config import ConfigError, JobConfig, load_job
+from openrs.train import PRUNED_MARKER
 
 
 def describe(job: JobConfig) -> str:
@@ -44,9 +46,12 @@ def describe(job: JobConfig) -> str:
 def main(cfg: DictConfig) -> float | None:
     try:
         job = load_job(cfg)
+        if job.hardware.accelerator == "gpu" and not job.dry_run:
+            from openrs.launch import visible_gpus
+
+            visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
     except ConfigError as err:
-        print(f"openrs: {err}", file=sys.stderr)
-        sys.exit(2)
+        _fail(err, 2)
     out = Path(job.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(job.model_dump(), out / "job.yaml")
@@ -58,12 +63,19 @@ def main(cfg: DictConfig) -> float | None:
     status = "FAILED"
     try:
         code = _train(job)
+        if code == job.requeue_exit_code:
+            status = "KILLED"
+            sys.exit(code)  # preempted: the whole sweep stops too, to be requeued
         if code:
-            status = "KILLED" if code == job.requeue_exit_code else "FAILED"
-            sys.exit(code)
+            _fail(RuntimeError(f"the training processes exited with code {code}; their output is above"), code)
         from openrs.select import select
 
         selection = select(out)
+        if (out / PRUNED_MARKER).exists():
+            import optuna
+
+            status = "KILLED"
+            raise optuna.TrialPruned(f"pruned by the Optuna study; checkpoint and selection are in {out}")
         status = "FINISHED"
     except Exception as err:
         if run_log is not None:
@@ -89,9 +101,20 @@ def _open_run(job: JobConfig):
     try:
         start_run(job, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task), sweep)
     except ConfigError as err:
-        print(f"openrs: {err}", file=sys.stderr)
-        sys.exit(2)
+        _fail(err, 2)
     return RunLog(Path(job.output_dir))
+
+
+def _fail(err: Exception, code: int) -> NoReturn:
+    """Exit with the message and code; in a sweep, raise instead: Hydra then records this job as failed and
+    runs the others."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise err
+    print(f"openrs: {err}", file=sys.stderr)
+    sys.exit(code)
 
 
 def _train(job: JobConfig) -> int:

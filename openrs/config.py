@@ -335,7 +335,12 @@ class HardwareConfig(_Schema):
     machine_rank: int = Field(ge=0)
     """This machine's rank in a multi-machine job."""
     main_process_ip: str
-    main_process_port: int = Field(gt=0, lt=65536)
+    main_process_port: int | None = Field(gt=0, lt=65536)
+    """Where rank 0 listens; null on one machine: a free port, chosen when the job launches."""
+    vllm_server_port: int | None = Field(gt=0, lt=65536)
+    """The vLLM server's HTTP port on this machine (vllm_mode=server); null: a free one, chosen at launch."""
+    vllm_group_port: int | None = Field(gt=0, lt=65536)
+    """The port the ranks send weights to the vLLM server through; null: a free one, chosen at launch."""
 
     @property
     def launched(self) -> bool:
@@ -358,6 +363,10 @@ class HardwareConfig(_Schema):
             raise ValueError(
                 f"hardware.accelerator=cpu runs float32 without vLLM or DeepSpeed, but dtype={self.dtype}, "
                 f"vllm_mode={self.vllm_mode}, deepspeed={self.deepspeed}: use dtype=float32 and null for both"
+            )
+        if self.num_machines > 1 and self.main_process_port is None:
+            raise ValueError(
+                f"hardware.num_machines={self.num_machines} needs hardware.main_process_port, the same on every machine"
             )
         needed = self.num_processes + (1 if self.vllm_mode == "server" else 0)
         if self.accelerator == "gpu" and needed > self.gpus_per_machine:
@@ -472,6 +481,8 @@ class JobConfig(_Schema):
                 vllm_max_model_length=self.length.max_model_length,
                 vllm_importance_sampling_correction=t.vllm_importance_sampling_correction,
             )
+        if hw.vllm_mode == "server":
+            kwargs.update(vllm_server_port=hw.vllm_server_port, vllm_group_port=hw.vllm_group_port)
         return kwargs
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,11 +20,40 @@ import time
 import urllib.request
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from openrs import CONF_DIR
-from openrs.config import JobConfig
+from openrs.config import ConfigError, HardwareConfig, JobConfig
 from openrs.train import PREEMPTED_MARKER
 
-VLLM_PORT = 8000
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_ports(job: JobConfig) -> JobConfig:
+    """The job with its null ports filled by free ones on this machine (main_process_port on one machine
+    only: several machines must agree on it), so jobs side by side on a node never collide."""
+    hw = job.hardware
+    ports = {k: _free_port() for k in ("main_process_port", "vllm_server_port", "vllm_group_port")
+             if getattr(hw, k) is None}  # fmt: skip
+    return job.model_copy(update={"hardware": hw.model_copy(update=ports)})
+
+
+def visible_gpus(hw: HardwareConfig) -> list[str]:
+    """This machine's GPU ids for the job, hw.gpus_per_machine of them: from CUDA_VISIBLE_DEVICES when set
+    (the GPU-slot launcher and SLURM give each job its own), else 0..gpus_per_machine-1."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [i for i in visible.split(",") if i] if visible is not None else list(map(str, range(hw.gpus_per_machine)))
+    if len(ids) < hw.gpus_per_machine:
+        raise ConfigError(
+            f"hardware.gpus_per_machine={hw.gpus_per_machine} but CUDA_VISIBLE_DEVICES={visible!r} gives this job "
+            f"{len(ids)} GPUs: choose a hardware preset that fits, or give each job more GPUs "
+            "(hydra.launcher.gpus_per_job with hydra/launcher=gpu_slots)"
+        )
+    return ids[: hw.gpus_per_machine]
 
 
 def _stream(proc: subprocess.Popen, prefix: str) -> threading.Thread:
@@ -124,8 +154,13 @@ def _forward_preemption(ranks: subprocess.Popen) -> None:
 def launch(job: JobConfig, job_file: Path) -> int:
     """Run the job's children on this machine and return the training exit code; on SIGTERM, let the ranks
     checkpoint and return job.requeue_exit_code."""
+    job = with_ports(job)
+    OmegaConf.save(job.model_dump(), job_file)  # the ranks read the ports from it
     hw, env = job.hardware, dict(os.environ)
-    if hw.accelerator == "cpu":
+    if hw.accelerator == "gpu":
+        gpus = visible_gpus(hw)  # the ranks take the first num_processes; a vLLM server the last
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus[: hw.num_processes])
+    else:
         env["ACCELERATE_USE_CPU"] = "true"
     # torchrun (inside accelerate launch) must not act on SIGTERM: it would SIGKILL the ranks 30 s later,
     # mid-checkpoint. It is started ignoring SIGTERM and told not to handle it; the ranks handle it themselves.
@@ -145,10 +180,11 @@ def launch(job: JobConfig, job_file: Path) -> int:
         if hw.vllm_mode == "server":
             from openrs.train import model_path
 
-            server_env = {**env, "CUDA_VISIBLE_DEVICES": str(hw.gpus_per_machine - 1)}
+            server_env = {**env, "CUDA_VISIBLE_DEVICES": gpus[-1]}
             server = _start(
                 [
-                    "trl", "vllm-serve", "--model", model_path(job), "--port", str(VLLM_PORT),
+                    "trl", "vllm-serve", "--model", model_path(job),
+                    "--host", "127.0.0.1", "--port", str(hw.vllm_server_port),
                     "--gpu_memory_utilization", str(hw.vllm_gpu_memory_utilization),
                     "--max_model_len", str(job.length.max_model_length),
                 ],
@@ -156,8 +192,7 @@ def launch(job: JobConfig, job_file: Path) -> int:
                 "vllm",
             )  # fmt: skip
             children.append(server)
-            _wait_healthy(f"http://127.0.0.1:{VLLM_PORT}/health/", server)
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(hw.num_processes))
+            _wait_healthy(f"http://127.0.0.1:{hw.vllm_server_port}/health/", server)
         ranks.append(_start(accelerate_command(job, job_file), env, "train", ignore_sigterm=True))
         children.append(ranks[0])
         code = ranks[0].wait()

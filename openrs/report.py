@@ -28,6 +28,9 @@ def runs_of(client, target: str) -> list:
     return children or [run]
 
 
+COLUMNS = ["run", "status", "best pass@1 %", "best step", "onset", "hours", "GPU-hours", "USD", "run id"]
+
+
 def rows(runs: list) -> list[dict]:
     """One dict per run: name, status, best score % [low, high], best step, onset, hours, GPU-hours, USD."""
     table = []
@@ -38,14 +41,16 @@ def rows(runs: list) -> list[dict]:
             if "best/score" in m
             else ""
         )
-        table.append({
-            "run": run.info.run_name, "status": run.info.status, "best pass@1 %": score,
-            "best step": t.get("selection.best_step", ""), "onset": t.get("selection.onset_step", ""),
-            "hours": f"{m['cost/hours']:.2f}" if "cost/hours" in m else "",
-            "GPU-hours": f"{m['cost/gpu_hours']:.2f}" if "cost/gpu_hours" in m else "",
-            "USD": f"{m['cost/usd']:.2f}" if "cost/usd" in m else "", "run id": run.info.run_id,
-        })  # fmt: skip
+        cost = [f"{m[k]:.2f}" if k in m else "" for k in ("cost/hours", "cost/gpu_hours", "cost/usd")]
+        values = [run.info.run_name, run.info.status, score, t.get("selection.best_step", ""),
+                  t.get("selection.onset_step", ""), *cost, run.info.run_id]  # fmt: skip
+        table.append(dict(zip(COLUMNS, values, strict=True)))
     return table
+
+
+def _cell(value) -> str:
+    """A table cell on one line: an error message may hold newlines and pipes."""
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def markdown(table: list[dict]) -> str:
@@ -53,7 +58,7 @@ def markdown(table: list[dict]) -> str:
         return "no runs\n"
     keys = list(table[0])
     lines = ["| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in table]
+    lines += ["| " + " | ".join(_cell(r[k]) for k in keys) + " |" for r in table]
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,7 @@ artifact; the servers openrs starts listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -116,10 +117,28 @@ def git_commit() -> str | None:
     return commit.stdout.strip() + ("-dirty" if dirty.returncode else "") if commit.returncode == 0 else None
 
 
+def distinctive(overrides: list[str]) -> str:
+    """The overrides that tell a job apart from its siblings (not the experiment, output, resume or tracking),
+    without Hydra's escapes: `length=l2048 eval.benchmarks=[arithmetic:easy]`."""
+    skip = ("+experiment=", "hydra.", "+hydra.", "output_dir=", "resume=", "tracking")
+    return " ".join(re.sub(r"\\(.)", r"\1", o) for o in overrides if not o.startswith(skip))
+
+
 def run_name(job: JobConfig, overrides: list[str]) -> str:
-    """The job's name and the overrides that tell it apart from its siblings, e.g. `exp2 length=l2048`."""
-    skip = ("+experiment=", "hydra.", "output_dir=", "resume=", "tracking")
-    return " ".join([job.name, *(o for o in overrides if not o.startswith(skip))])[:250]
+    """The job's name and its distinctive overrides, e.g. `exp2 length=l2048`."""
+    return f"{job.name} {distinctive(overrides)}".strip()[:250]
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """Jobs running side by side that open a new SQLite store together race on creating its tables (MLflow's
+    migrations): one at a time, through a lock file beside it."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    with open(uri.removeprefix("sqlite:///") + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _experiment_id(client, name: str, uri: str) -> str:
@@ -147,7 +166,7 @@ def _sweep_parent(client, experiment_id: str, sweep_dir: Path, name: str) -> str
         run = client.create_run(
             experiment_id, run_name=f"{name} sweep", tags={"openrs.sweep_dir": str(sweep_dir.resolve())}
         )
-        path.write_text(json.dumps({"run_id": run.info.run_id}))
+        path.write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": client.tracking_uri}))
         return run.info.run_id
 
 
@@ -169,8 +188,10 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
     out = Path(job.output_dir)
     previous = _previous_run(job)
     uri = previous["tracking_uri"] if previous else store_uri(job.tracking.uri)
-    client = MlflowClient(uri)
+    run_id = None
     try:
+        with _store_lock(uri):
+            client = MlflowClient(uri)  # opens the store: creates a new one's tables
         if previous:
             run_id = previous["run_id"]
             client.update_run(run_id, status="RUNNING")
@@ -193,6 +214,9 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
             for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
                 client.log_batch(run_id, params=params[i : i + 100])
     except Exception as err:  # noqa: BLE001 - any failure to reach the store means the same fix
+        if run_id is not None:
+            with contextlib.suppress(Exception):  # the store may be what failed
+                client.set_terminated(run_id, "FAILED")
         raise ConfigError(
             f"tracking.uri={redact(uri)!r}: MLflow cannot be reached ({redact(str(err))[:300]}); start the "
             "server, or use tracking=sqlite (a local file) or tracking=none"
@@ -377,6 +401,9 @@ class LocalServer(Callback):
 
     def __init__(self):
         self.proc: subprocess.Popen | None = None
+
+    def __getstate__(self) -> dict:  # a job in its own process (hydra/launcher=gpu_slots) needs no server handle
+        return {"proc": None}
 
     def _start(self, config: DictConfig) -> None:
         try:

@@ -8,6 +8,7 @@ then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,9 @@ COMPLETE_MARKER = "trainer_state.json"
 PREEMPTED_MARKER = "preempted"
 # Written by the Hydra process of a tracked job (openrs.tracking): the MLflow store and run id.
 RUN_FILE = "mlflow_run.json"
+# Set by the Optuna sweeper for a job that is a trial; the job writes PRUNED_MARKER when pruned (openrs.pruning).
+TRIAL_ENV = "OPENRS_OPTUNA_TRIAL"
+PRUNED_MARKER = "pruned"
 
 
 def newest_checkpoint(directory: Path) -> Path | None:
@@ -151,6 +155,10 @@ def build_trainer(job: JobConfig, callbacks=()):
     from openrs.early_stop import EarlyStop
 
     trainer.add_callback(EarlyStop(job, trainer.accelerator.is_main_process))
+    if os.environ.get(TRIAL_ENV):  # an Optuna trial (openrs.pruning)
+        from openrs.pruning import Pruning
+
+        trainer.add_callback(Pruning(job, trainer.accelerator.is_main_process))
     out = Path(job.output_dir)
     if trainer.accelerator.is_main_process and (out / RUN_FILE).is_file():
         from openrs.tracking import logging_callback

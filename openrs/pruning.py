@@ -1,0 +1,42 @@
+"""Optuna pruning during training: when the Optuna sweeper (hydra_plugins/openrs_optuna) runs this job as a
+trial, it sets OPENRS_OPTUNA_TRIAL; after each step-wise evaluation the main process reports the step's
+score (the mean over benchmarks, as the selection scores it) to the trial, and when the study's pruner
+says so every rank saves a checkpoint and stops. The job then ends as a pruned trial (PRUNED_MARKER)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from openrs.config import JobConfig
+from openrs.degradation import analyse, load_run
+from openrs.train import PRUNED_MARKER, TRIAL_ENV, any_rank
+
+
+class Pruning(TrainerCallback):
+    def __init__(self, job: JobConfig, is_main_process: bool):
+        self.job, self.is_main = job, is_main_process
+        self.trial = None
+        if is_main_process:
+            import optuna
+
+            spec = json.loads(os.environ[TRIAL_ENV])
+            study = optuna.load_study(study_name=spec["study"], storage=spec["storage"])
+            trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == spec["trial"])
+            self.trial = optuna.Trial(study, trial_id)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        every, step = self.job.eval.every_steps, state.global_step
+        if every is None or step % every:
+            return
+        prune = False
+        if self.trial is not None:
+            self.trial.report(analyse(load_run(Path(self.job.output_dir) / "eval")).scores[-1].score, step)
+            prune = self.trial.should_prune()
+        if any_rank(prune):
+            control.should_save = control.should_training_stop = True
+            if self.is_main:
+                (Path(self.job.output_dir) / PRUNED_MARKER).touch()

@@ -1,0 +1,142 @@
+"""The comparison a tracked sweep ends with (Hydra callback, conf/config.yaml).
+
+After each job of a multirun, the sweep's parent MLflow run (openrs.tracking) receives sweep_summary.md and .csv, one
+row per job (its run name holds its overrides; best score with the 95% interval, best step, onset, hours,
+GPU-hours, USD, status, and the error of a failed job), and sweep_curves.png, the jobs' step-wise scores
+overlaid. Jobs that failed before their run was opened (an invalid override) are listed from the sweep
+folder. The files are also written to the sweep folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import yaml
+from hydra.core.utils import JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from openrs.report import COLUMNS, markdown, rows, runs_of
+from openrs.tracking import PARENT_FILE, distinctive
+from openrs.train import RUN_FILE
+
+CURVE_KEY = "eval/average/pass_at_1"
+# A failed job's error, in its output folder (its MLflow run, if it opened one, has it too).
+ERROR_FILE = "error.txt"
+
+
+def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:
+    """Rows of the sweep's jobs (report.rows plus `error`), then the MLflow runs behind them."""
+    runs = jobs(client, parent_id)
+    table = [row | {"error": run.data.tags.get("openrs.error", "")} for row, run in zip(rows(runs), runs, strict=True)]
+    for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+        overrides = job / ".hydra" / "overrides.yaml"
+        if not (job / RUN_FILE).is_file() and overrides.is_file():
+            name = f"job {job.name}: {distinctive(yaml.safe_load(overrides.read_text()))}"
+            error = (job / ERROR_FILE).read_text() if (job / ERROR_FILE).is_file() else ""
+            failed = {"run": name, "status": "FAILED", "error": f"failed before its run opened: {error}".strip()}
+            table.append(dict.fromkeys([*COLUMNS, "error"], "") | failed)
+    return table, runs
+
+
+def load_sweep(sweep: str | Path, tracking_uri: str | None = None) -> tuple:
+    """(MLflow client, the sweep's job runs oldest first) for a sweep folder, whose mlflow_parent.json names
+    the store and the parent run, or for a parent run id in the store at tracking_uri."""
+    from mlflow import MlflowClient
+
+    parent_file = Path(sweep) / PARENT_FILE
+    if parent_file.is_file():
+        parent = json.loads(parent_file.read_text())
+        client, parent_id = MlflowClient(parent["tracking_uri"]), parent["run_id"]
+    else:
+        client, parent_id = MlflowClient(tracking_uri), str(sweep)
+    return client, jobs(client, parent_id)
+
+
+def jobs(client, parent_id: str) -> list:
+    """The runs of a sweep's jobs, oldest first."""
+    return [r for r in runs_of(client, parent_id) if r.info.run_id != parent_id]
+
+
+def labels(runs: list) -> tuple[list[str], str]:
+    """Each run's name without the words all share (what sets its job apart), then those shared words."""
+    names = [run.info.run_name.split() for run in runs]
+    if not names:
+        return [], ""
+    shared = set.intersection(*map(set, names))
+    return [" ".join(t for t in n if t not in shared) for n in names], " ".join(t for t in names[0] if t in shared)
+
+
+def overlay(client, runs: list, path: Path) -> Path:
+    """sweep_curves.png: each job's step-wise score (eval/average/pass_at_1, else its only benchmark) by step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    names, shared = labels(runs)
+    for run, name in zip(runs, names, strict=True):
+        keys = [CURVE_KEY] if CURVE_KEY in run.data.metrics else sorted(
+            k for k in run.data.metrics if k.startswith("eval/") and k.endswith("/pass_at_1")
+        )[:1]  # fmt: skip
+        for key in keys:
+            points = sorted((m.step, 100 * m.value) for m in client.get_metric_history(run.info.run_id, key))
+            ax.plot(*zip(*points, strict=True), marker="o", label=name or None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_title(f"step-wise evaluation by job: {shared}")
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+class SweepSummary(Callback):
+    """Rewrites the comparison after every job of a tracked sweep (Hydra stops before on_multirun_end when a
+    job failed), and closes the parent run: FAILED once a job failed, FINISHED when all succeeded."""
+
+    def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        if job_return is not None and job_return.status == JobStatus.FAILED:
+            error = job_return._return_value
+            Path(config.hydra.runtime.output_dir, ERROR_FILE).write_text(f"{type(error).__name__}: {error}"[:2000])
+        self._write(Path(config.hydra.sweep.dir), final=False)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        self._write(Path(config.hydra.sweep.dir), final=True)
+
+    def _write(self, sweep_dir: Path, final: bool) -> None:
+        if not (sweep_dir / PARENT_FILE).is_file():
+            return  # not tracked
+        from mlflow import MlflowClient
+
+        parent = json.loads((sweep_dir / PARENT_FILE).read_text())
+        client = MlflowClient(parent["tracking_uri"])
+        try:
+            table, runs = summary(client, parent["run_id"], sweep_dir)
+            (sweep_dir / "sweep_summary.md").write_text(markdown(table))
+            with open(sweep_dir / "sweep_summary.csv", "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "error"])
+                writer.writeheader()
+                writer.writerows(table)
+            files = [sweep_dir / "sweep_summary.md", sweep_dir / "sweep_summary.csv"]
+            files.append(overlay(client, runs, sweep_dir / "sweep_curves.png"))
+            for path in files:
+                client.log_artifact(parent["run_id"], str(path))
+            if any(row["status"] == "FAILED" for row in table):
+                client.set_terminated(parent["run_id"], "FAILED")
+            elif final:
+                client.set_terminated(parent["run_id"], "FINISHED")
+        except Exception as err:  # noqa: BLE001 - the jobs' own runs are complete; only the summary is missing
+            print(f"openrs: the sweep summary could not be written ({err})", file=sys.stderr)
+            return
+        if final:
+            print(f"openrs: sweep summary (also in {sweep_dir}):\n{markdown(table)}", file=sys.stderr)

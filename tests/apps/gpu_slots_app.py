@@ -1,0 +1,25 @@
+"""A Hydra app for the GPU-slot launcher test: each job records the GPUs it saw and when it ran, then
+fails when told to."""
+
+import json
+import os
+import time
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+
+@hydra.main(version_base="1.3", config_path=None, config_name="app")
+def main(cfg) -> int:
+    start = time.time()
+    time.sleep(cfg.seconds)
+    record = {"devices": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time(), "pid": os.getpid()}
+    with open(os.path.join(HydraConfig.get().runtime.output_dir, "ran.json"), "w") as f:
+        json.dump(record, f)
+    if cfg.job == cfg.fail:
+        raise RuntimeError(f"job {cfg.job} fails on purpose")
+    return cfg.job
+
+
+if __name__ == "__main__":
+    main()

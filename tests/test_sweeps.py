@@ -1,0 +1,150 @@
+"""Sweeps: every ready sweep composes, and a tracked sweep with failing jobs finishes the others and
+compares them in its parent MLflow run."""
+
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, run_openrs
+from mlflow import MlflowClient
+
+from openrs.tracking import PARENT_FILE
+
+SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_every_ready_sweep_composes_its_jobs(name, tmp_path):
+    proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", name, "dry_run=true",
+                      f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted(tmp_path.glob("*/job.yaml"))
+    assert len(jobs) >= 2 and proc.stdout.count("dry run: resolved config written") == len(jobs)
+
+
+@pytest.fixture(scope="module")
+def tracked_sweep(tmp_path_factory):
+    """A tracked sweep through submitit's local executor (the SLURM launcher's code path, jobs side by side):
+    six short smoke jobs, two that train and four that fail, one of them after opening its MLflow run."""
+    tmp = tmp_path_factory.mktemp("tracked_sweep")
+    proc = run_openrs(
+        "-m", "openrs", "-m", "+experiment=smoke", "hydra/launcher=submitit_local", "trainer.max_steps=4",
+        "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]", "trainer.beta=0.04", "trainer.global_batch_size=16",
+        "trainer.num_generations=8,4,7", "model.tokenizer=null,/nonexistent/tok",
+        f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"hydra.sweep.dir={tmp / 'sweep'}",
+    )  # fmt: skip
+    return tmp / "sweep", f"sqlite:///{tmp}/mlflow.db", proc
+
+
+@pytest.mark.slow
+def test_failing_jobs_do_not_stop_a_tracked_sweep(tracked_sweep):
+    sweep, uri, proc = tracked_sweep
+    assert (sweep / "sweep_summary.csv").is_file(), proc.stdout[-2000:] + proc.stderr[-3000:]
+    with open(sweep / "sweep_summary.csv") as f:
+        table = {row["run"]: row for row in csv.DictReader(f)}
+    assert len(table) == 6, table
+    common = (
+        "trainer.max_steps=4 eval.every_steps=2 eval.benchmarks=[arithmetic:easy] trainer.beta=0.04 "
+        "trainer.global_batch_size=16"
+    )
+    for n in (8, 4):
+        ok = table[f"smoke {common} trainer.num_generations={n} model.tokenizer=null"]
+        assert ok["status"] == "FINISHED" and ok["best step"] in ("0", "2", "4") and ok["best pass@1 %"]
+    assert f"job 4: {common} trainer.num_generations=7 model.tokenizer=null" in table
+    failed = [row for row in table.values() if row["status"] == "FAILED"]
+    assert len(failed) == 4
+    assert sum("/nonexistent/tok" in row["error"] for row in failed) == 2  # opened their runs, then failed
+    before = [row["error"] for row in failed if row["error"].startswith("failed before its run opened: ")]
+    assert len(before) == 2 and all("num_generations=7" in e for e in before)  # an invalid batch split
+    parent = json.loads((sweep / PARENT_FILE).read_text())["run_id"]
+    client = MlflowClient(uri)
+    assert {a.path for a in client.list_artifacts(parent)} >= {"sweep_summary.md", "sweep_curves.png"}
+    assert client.get_run(parent).info.status == "FAILED"  # some of its jobs failed
+    assert proc.returncode != 0  # and so does the sweep, after running them all
+    children = client.search_runs([client.get_run(parent).info.experiment_id], f"tags.mlflow.parentRunId = '{parent}'")
+    assert len(children) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_executes_against_a_smoke_sweep(notebook, tracked_sweep, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("OPENRS_SWEEP", str(tracked_sweep[0]))
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # accuracy; length and KL
+    table = outputs[-1]["data"]["text/plain"]  # Table 1: both finished jobs at their selected steps
+    assert "trainer.num_generations=8" in table and "trainer.num_generations=4" in table and "[" in table
+
+
+@pytest.mark.slow
+def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    args = [sys.executable, "-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", "optuna_smoke",
+            "trainer.max_steps=4", "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]",
+            "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
+
+    def trials(*states):
+        try:
+            study = optuna.load_study(study_name="smoke_lr_kl", storage=storage)
+        except KeyError:  # the sweep has created the file, not yet the study
+            return []
+        return [t for t in study.trials if t.state in states]
+
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not (tmp_path / "optuna.db").is_file() or not trials(TrialState.COMPLETE, TrialState.PRUNED):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(1)
+    while not trials(TrialState.RUNNING):  # the second trial has started
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    first = trials(TrialState.COMPLETE, TrialState.PRUNED)
+    interrupted = trials(TrialState.RUNNING)[0]
+    restarted = run_openrs(*args[1:])
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    finished = trials(TrialState.COMPLETE, TrialState.PRUNED)
+    assert len(finished) == 3 and [t.number for t in finished][: len(first)] == [t.number for t in first]
+    failed = trials(TrialState.FAIL)
+    assert [t.number for t in failed] == [interrupted.number] and failed[0].user_attrs["interrupted"]
+    assert interrupted.params in [t.params for t in finished if t.number > interrupted.number]  # run again
+    assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
+
+
+def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
+    (tmp_path / "app.yaml").write_text(
+        "defaults:\n  - override hydra/launcher: gpu_slots\n  - _self_\n"
+        f"hydra:\n  searchpath: ['file://{REPO / 'conf'}']\n  launcher:\n    gpus: [0, 1, 2, 3, 5]\n"
+        f"    gpus_per_job: 2\n  sweep:\n    dir: {tmp_path / 'sweep'}\n"
+        "seconds: 2\nfail: 3\njob: 0\n"
+    )  # fmt: skip
+    proc = subprocess.run([sys.executable, str(REPO / "tests/apps/gpu_slots_app.py"), "-m", "--config-dir",
+                           str(tmp_path), "job=0,1,2,3,4"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert "job 3 fails on purpose" in proc.stderr and proc.returncode != 0
+    ran = [json.loads(p.read_text()) for p in sorted((tmp_path / "sweep").glob("*/ran.json"))]
+    assert len(ran) == 5 and len({r["pid"] for r in ran}) == 5  # all ran, each in its own process
+    assert {r["devices"] for r in ran} == {"0,1", "2,3"}  # GPU 5 is left over: no slot of 2
+    overlapping = [(a, b) for i, a in enumerate(ran) for b in ran[i + 1 :]
+                   if a["start"] < b["end"] and b["start"] < a["end"]]  # fmt: skip
+    assert overlapping and all(a["devices"] != b["devices"] for a, b in overlapping)
+
+
+def test_gpu_slots_must_fit_the_node():
+    from hydra_plugins.openrs_gpu_slots.gpu_slots_launcher import slots
+
+    assert slots([0, 1, 2, 3], 1) == ["0", "1", "2", "3"] and slots(["4", "7", "2"], 2) == ["4,7"]
+    with pytest.raises(ValueError, match="gpus_per_job=4 does not fit the node's 2 GPUs"):
+        slots([0, 1], 4)
+    with pytest.raises(ValueError, match="lists a GPU twice"):
+        slots([0, 0], 1)
