@@ -18,6 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 RewardName = Literal["accuracy", "format", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"]
 LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 GENERATED_PREFIX = "arithmetic:"
+# The rows a curation run produced (openrs.curate), in its output folder; data.sources may name the folder.
+CURATED_FILE = "train.jsonl"
+
+
+def is_hub_id(path: str) -> bool:
+    """Whether a data path names a hub dataset (`owner/name`) rather than a local file or folder."""
+    local = path.startswith((".", "/", "~")) or path.endswith((*LOCAL_DATA_SUFFIXES, ".gz")) or Path(path).exists()
+    return path.count("/") <= 1 and not local
 
 
 class ConfigError(ValueError):
@@ -71,8 +79,8 @@ class ModelConfig(_Schema):
 
 class DataSource(_Schema):
     path: str
-    """Hub dataset id, a local .jsonl/.json/.parquet file, or `arithmetic:easy` / `arithmetic:hard`
-    (generated problems, openrs.arithmetic)."""
+    """Hub dataset id, a local .jsonl/.json/.parquet file, an output folder of `python -m openrs.curate`, or
+    `arithmetic:easy` / `arithmetic:hard` (generated problems, openrs.arithmetic)."""
     split: str
     """Split to read from a hub dataset (local files have one split, `train`)."""
     count: int | None = Field(gt=0)
@@ -82,7 +90,13 @@ class DataSource(_Schema):
 
     @property
     def is_local(self) -> bool:
-        return self.path.endswith(LOCAL_DATA_SUFFIXES) or Path(self.path).exists()
+        return self.generated_level is None and not is_hub_id(self.path)
+
+    @property
+    def local_file(self) -> Path:
+        """The local file to read: path itself, or the train.jsonl of a curated output folder."""
+        path = Path(self.path).expanduser()
+        return path / CURATED_FILE if path.is_dir() else path
 
     @property
     def generated_level(self) -> str | None:
@@ -524,6 +538,117 @@ def _columns_of(path: Path) -> list[str]:
     return list(json.loads(first)) if first.strip() else []
 
 
+class CurateSource(_Schema):
+    """One source of a curated training set (openrs.curate)."""
+
+    name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
+    """Label of its rows (`source` column, the mix's counts, the manifest)."""
+    path: str
+    """`deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), a local .jsonl/.jsonl.gz/.parquet
+    file, an output folder of an earlier curation, or a hub dataset id."""
+    split: str
+    """Split of a hub dataset (local files have one, `train`)."""
+    problem_column: str
+    answer_column: str | None
+    """Column holding the final answer; null when the `boxed` step takes it from the solution."""
+    solution_column: str | None
+    """Column holding a worked solution (for `boxed`), or null."""
+
+
+class BoxedStep(_Schema):
+    step: Literal["boxed"]
+    """Keep rows whose solution has a \\boxed{} answer; the last one becomes `answer` (rows of sources without
+    solution_column pass unchanged)."""
+
+
+class AnsweredStep(_Schema):
+    step: Literal["answered"]
+    """Drop rows whose problem (letters and digits) or answer is missing or empty."""
+
+
+class DedupeStep(_Schema):
+    step: Literal["dedupe"]
+    """Keep the first row of each problem, exact or identical up to case, spacing and punctuation."""
+    conflicting: Literal["drop", "keep_first"]
+    """Duplicates whose answers differ: drop every row of the problem (its gold is in doubt), or keep the first."""
+
+
+class DecontaminateStep(_Schema):
+    step: Literal["decontaminate"]
+    """Drop rows matching a benchmark problem exactly (up to case, spacing, punctuation) or by word n-grams."""
+    benchmarks: list[str] = Field(min_length=1)
+    """Benchmarks to protect (openrs.evaluation.load_benchmark names or files)."""
+    ngram: int = Field(gt=0)
+    """Words per n-gram."""
+    threshold: float = Field(gt=0, le=1)
+    """Share of a training problem's n-grams found in one benchmark problem that makes it a match."""
+
+
+class DifficultyStep(_Schema):
+    step: Literal["difficulty"]
+    """Sample each problem `samples` times with the config's model, grade, and keep it when its pass rate
+    falls in one of `bands`, labelling its `level` with the band's name."""
+    sample: int | None = Field(gt=0)
+    """Judge only this many rows, drawn with the seed (the rest are dropped); null judges every row."""
+    samples: int = Field(gt=0)
+    temperature: float = Field(ge=0)
+    top_p: float = Field(gt=0, le=1)
+    max_new_tokens: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    """Sequences per generate call of the transformers backend."""
+    bands: dict[str, tuple[float, float]] = Field(min_length=1)
+    """Level name -> [low, high] pass rate, both inclusive, e.g. {hard: [0.0, 0.75], easy: [0.75, 1.0]}."""
+
+    @model_validator(mode="after")
+    def _bands(self) -> DifficultyStep:
+        for name, (low, high) in self.bands.items():
+            if not 0 <= low <= high <= 1:
+                raise ValueError(f"bands.{name}=[{low}, {high}]: need 0 <= low <= high <= 1")
+        return self
+
+
+class MixCount(_Schema):
+    source: str
+    level: str | None
+    """A difficulty band's name, or null for any level."""
+    count: int = Field(gt=0)
+
+
+class MixStep(_Schema):
+    step: Literal["mix"]
+    """Draw the final set: `count` rows of each (source, level), with the seed, in the listed order."""
+    counts: list[MixCount] = Field(min_length=1)
+
+
+CurateStep = Annotated[
+    BoxedStep | AnsweredStep | DedupeStep | DecontaminateStep | DifficultyStep | MixStep, Field(discriminator="step")
+]
+
+
+class CurateConfig(_Schema):
+    """A curation pipeline (python -m openrs.curate): sources read, then named steps in order."""
+
+    sources: list[CurateSource] = Field(min_length=1)
+    steps: list[CurateStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CurateConfig:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"curate.sources: names must differ, got {names}")
+        if missing := [s.name for s in self.sources if s.answer_column is None and s.solution_column is None]:
+            raise ValueError(f"sources {missing} name neither answer_column nor solution_column")
+        no_answer = [s.name for s in self.sources if s.answer_column is None]
+        if no_answer and "boxed" not in [s.step for s in self.steps]:
+            raise ValueError(f"sources {no_answer} have answer_column=null: add a `boxed` step or name the column")
+        for step in self.steps:
+            if isinstance(step, MixStep):
+                unknown = sorted({c.source for c in step.counts} - set(names))
+                if unknown:
+                    raise ValueError(f"mix counts name sources {unknown}; the sources are {names}")
+        return self
+
+
 def check_local_columns(data: DataConfig) -> None:
     """Fail fast when a local source is missing or lacks the configured problem/answer columns.
 
@@ -531,9 +656,11 @@ def check_local_columns(data: DataConfig) -> None:
     for i, source in enumerate(data.sources):
         if not source.is_local:
             continue
-        path = Path(source.path).expanduser()
+        path = source.local_file
         if not path.is_file():
-            raise ConfigError(f"data.sources[{i}].path={source.path!r}: no such file")
+            raise ConfigError(
+                f"data.sources[{i}].path={source.path!r}: no such file, nor a curated folder with {CURATED_FILE}"
+            )
         columns = _columns_of(path)
         for key in ("problem_column", "answer_column"):
             wanted = getattr(data, key)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import sys
 from collections import Counter
-from pathlib import Path
 
 from openrs.arithmetic import problems
 from openrs.config import ConfigError, DataConfig, DataSource, JobConfig
@@ -23,9 +22,9 @@ def load_rows(source: DataSource, problem_column: str, answer_column: str) -> li
         import datasets
 
         if source.is_local:
-            suffix = Path(source.path).suffix
-            kind = "parquet" if suffix == ".parquet" else "json"
-            ds = datasets.load_dataset(kind, data_files=source.path, split="train")
+            path = source.local_file
+            kind = "parquet" if path.suffix == ".parquet" else "json"
+            ds = datasets.load_dataset(kind, data_files=str(path), split="train")
         else:
             ds = datasets.load_dataset(source.path, split=source.split)
         missing = {problem_column, answer_column} - set(ds.column_names)

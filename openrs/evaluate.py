@@ -16,7 +16,34 @@ import hydra
 from omegaconf import DictConfig
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, load_job
+from openrs.config import ConfigError, JobConfig, load_job
+
+
+def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
+    """(generate, tokenizer, close) for the job's model: vLLM when hardware.vllm_mode is set (every GPU of the
+    machine serves a shard of the prompts; contexts up to the prompt cap + max_new_tokens), else transformers
+    (batch_size sequences per generate call); call close() when done."""
+    from openrs.generation import DataParallelVLLMGenerator, TransformersGenerator, VLLMGenerator
+    from openrs.train import load_model, load_tokenizer, model_path
+
+    tokenizer = load_tokenizer(job)
+    hw = job.hardware
+    if hw.vllm_mode is not None:
+        engine = dict(path=model_path(job), dtype=hw.dtype, seed=job.seed,
+                      max_model_len=job.length.max_prompt_length + max_new_tokens,
+                      gpu_memory_utilization=hw.vllm_gpu_memory_utilization)  # fmt: skip
+        gpus = hw.gpus_per_machine
+        if gpus > 1:
+            generate = DataParallelVLLMGenerator(gpus, **engine)
+            return generate, tokenizer, generate.close
+        return VLLMGenerator.for_model(**engine), tokenizer, lambda: None
+    import torch
+
+    torch.manual_seed(job.seed)
+    model = load_model(job)
+    if hw.accelerator == "gpu":
+        model = model.to("cuda")
+    return TransformersGenerator(model, tokenizer, batch_size), tokenizer, lambda: None
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -31,31 +58,12 @@ def main(cfg: DictConfig) -> None:
         print(f"openrs.evaluate: {err}", file=sys.stderr)
         sys.exit(2)
     from openrs.evaluation import evaluate, write_report
-    from openrs.generation import DataParallelVLLMGenerator, TransformersGenerator, VLLMGenerator
-    from openrs.train import load_model, load_tokenizer, model_path
 
-    tokenizer = load_tokenizer(job)
-    hw = job.hardware
-    if hw.vllm_mode is not None:
-        engine = dict(path=model_path(job), dtype=hw.dtype, seed=job.seed,
-                      max_model_len=job.length.max_prompt_length + job.eval.max_new_tokens,
-                      gpu_memory_utilization=hw.vllm_gpu_memory_utilization)  # fmt: skip
-        # Every GPU of the machine serves a shard of the prompts: nothing else runs during an evaluation.
-        gpus = hw.gpus_per_machine
-        generate = DataParallelVLLMGenerator(gpus, **engine) if gpus > 1 else VLLMGenerator.for_model(**engine)
-    else:
-        import torch
-
-        torch.manual_seed(job.seed)
-        model = load_model(job)
-        if hw.accelerator == "gpu":
-            model = model.to("cuda")
-        generate = TransformersGenerator(model, tokenizer, job.eval.batch_size)
+    generate, tokenizer, close = generator(job, job.eval.max_new_tokens, job.eval.batch_size)
     try:
         results = evaluate(generate, tokenizer, job.eval, job.prompt.system, job.reward.grading)
     finally:
-        if isinstance(generate, DataParallelVLLMGenerator):
-            generate.close()
+        close()
     out = Path(job.output_dir)
     print(write_report(results, out, job.model.name_or_path))
     print(f"openrs.evaluate: per-problem results, summary.csv and report.md are in {out}")

@@ -1,0 +1,162 @@
+"""Data curation: each step on constructed rows, decontamination and deduplication of the shipped DeepScaleR
+copy, config errors, and the whole `python -m openrs.curate` run twice (byte-identical, counts that add up)."""
+
+import json
+
+import pytest
+from conftest import run_openrs
+from hydra import compose, initialize_config_dir
+
+from openrs import CONF_DIR
+from openrs.config import (
+    CURATED_FILE,
+    BoxedStep,
+    ConfigError,
+    CurateSource,
+    DecontaminateStep,
+    DedupeStep,
+    MixCount,
+    MixStep,
+)
+from openrs.curate import answered, boxed, decontaminate, dedupe, load_curate, mix, read_source
+
+DEEPSCALER = CurateSource(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
+                          answer_column="answer", solution_column=None)  # fmt: skip
+FIVE = ["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]
+
+
+def row(i: int, problem: str, answer: str | None = "1", source: str = "s", **extra) -> dict:
+    return {"id": f"{source}:{i}", "source": source, "problem": problem, "answer": answer, **extra}
+
+
+@pytest.fixture(scope="module")
+def deepscaler() -> list[dict]:
+    return answered(read_source(DEEPSCALER), None)[0]
+
+
+def test_decontamination_removes_the_benchmark_problems_of_the_shipped_deepscaler(deepscaler):
+    kept, removed, report = decontaminate(deepscaler, DecontaminateStep(step="decontaminate", benchmarks=FIVE,
+                                                                        ngram=8, threshold=0.5))  # fmt: skip
+    exact = {r["id"]: r["benchmark_problem"] for r in removed if r["kind"] == "exact"}
+    assert exact == {  # identical up to case, spacing and punctuation
+        "deepscaler:5788": "math500:test/intermediate_algebra/1791.json",
+        "deepscaler:6417": "math500:test/intermediate_algebra/1365.json",
+        "deepscaler:6593": "math500:test/intermediate_algebra/582.json",
+        "deepscaler:6718": "math500:test/intermediate_algebra/90.json",
+        "deepscaler:6976": "math500:test/intermediate_algebra/2146.json",
+        "deepscaler:7141": "math500:test/intermediate_algebra/1411.json",
+        "deepscaler:7202": "math500:test/intermediate_algebra/1849.json",
+        "deepscaler:6186": "olympiadbench:1930",
+    }
+    # n-gram matches: the same problem reworded ("[i]Version 1[/i]. Let n be ..."), or with other numbers
+    version_1 = next(r for r in removed if r["id"] == "deepscaler:6344")
+    assert version_1["kind"] == "ngram" and version_1["benchmark_problem"] == "olympiadbench:1872"
+    assert all(r["overlap"] >= 0.5 for r in removed) and len(kept) + len(removed) == len(deepscaler)
+    assert sum(report["removed_by_benchmark"].values()) == len(removed)
+
+
+def test_dedupe_of_the_shipped_deepscaler_reports_its_conflicting_duplicates(deepscaler):
+    assert len(deepscaler) == 40315 - 6  # the 6 empty answers went first
+    kept, removed, report = dedupe(deepscaler, DedupeStep(step="dedupe", conflicting="drop"))
+    assert report["exact_duplicate_rows"] == 928 and report["conflicting_problems"] == 205
+    assert all(len(set(c["answers"])) > 1 for c in report["conflicts"])
+    assert len({r["problem"] for r in kept}) == len(kept) == len(deepscaler) - len(removed)
+
+
+def test_dedupe_keeps_the_first_of_each_problem_and_drops_those_in_doubt():
+    rows = [row(0, "What is 1+1?", "2"), row(1, "what is 1 + 1", "2"), row(2, "What is 1+1?", "2"),
+            row(3, "Find x.", "3"), row(4, "find  x", "4"), row(5, "Other.", "\\dfrac{1}{2}"),
+            row(6, "other", "\\frac{1}{2} ")]  # fmt: skip
+    kept, removed, report = dedupe(rows, DedupeStep(step="dedupe", conflicting="drop"))
+    assert [r["id"] for r in kept] == ["s:0", "s:5"]  # \dfrac{1}{2} and \frac{1}{2} agree
+    reasons = {r["id"]: r["reason"] for r in removed}
+    assert reasons["s:1"] == "normalised-text duplicate of s:0" and reasons["s:2"] == "exact duplicate of s:0"
+    assert reasons["s:3"] == reasons["s:4"] == "duplicate problem with conflicting answers"
+    assert report["conflicting_problems"] == 1 and report["exact_duplicate_rows"] == 1
+    kept, _, _ = dedupe(rows, DedupeStep(step="dedupe", conflicting="keep_first"))
+    assert [r["id"] for r in kept] == ["s:0", "s:3", "s:5"]
+
+
+def test_boxed_takes_the_last_boxed_answer_and_drops_rows_without_one():
+    rows = [row(0, "p", None, solution="so \\boxed{1} then \\boxed{\\frac{1}{2}}"),
+            row(1, "q", None, solution="no box"), row(2, "r", "7")]  # fmt: skip
+    kept, removed, _ = boxed(rows, BoxedStep(step="boxed"))
+    assert [(r["id"], r["answer"]) for r in kept] == [("s:0", "\\frac{1}{2}"), ("s:2", "7")]
+    assert removed[0]["id"] == "s:1" and "no \\boxed{}" in removed[0]["reason"]
+
+
+def test_answered_drops_empty_problems_and_answers():
+    rows = [row(0, "p", "1"), row(1, " ?! ", "1"), row(2, "q", None), row(3, "r", "  ")]
+    kept, removed, _ = answered(rows, None)
+    assert [r["id"] for r in kept] == ["s:0"]
+    assert [r["reason"] for r in removed] == ["empty problem", "empty answer", "empty answer"]
+
+
+def test_mix_draws_its_counts_with_the_seed_and_names_a_short_source():
+    rows = [row(i, f"p{i}", source="a", level="easy" if i % 2 else "hard") for i in range(20)]
+    rows += [row(i, f"q{i}", source="b") for i in range(5)]
+    step = MixStep(step="mix", counts=[MixCount(source="a", level="easy", count=4), MixCount(source="b", level=None,
+                                                                                           count=5)])  # fmt: skip
+    drawn, _, report = mix(rows, step, seed=1)
+    assert drawn == mix(rows, step, seed=1)[0] and drawn != mix(rows, step, seed=2)[0]
+    assert [r["source"] for r in drawn] == ["a"] * 4 + ["b"] * 5 and all(r["level"] == "easy" for r in drawn[:4])
+    assert report == {"not_drawn": 16}
+    short = MixStep(step="mix", counts=[MixCount(source="b", level=None, count=6)])
+    with pytest.raises(ConfigError, match="source b level None has 5 rows left, fewer than count=6"):
+        mix(rows, short, seed=1)
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "curate").glob("*.yaml")))
+def test_every_curate_preset_validates(preset):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("curate", overrides=["output_dir=/tmp/openrs-test", f"curate={preset}"])
+    curate_cfg, job = load_curate(cfg)
+    assert curate_cfg.steps[0].step in ("boxed", "answered") and job.name == f"curate_{preset}"
+
+
+def test_a_missing_local_source_is_named_before_anything_loads(tmp_path):
+    proc = run_openrs("-m", "openrs.curate", "curate=open_rs", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "curate source open_s1: outputs/curate/open_s1: no such file, nor a curated folder" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("curate.steps.0.step=shuffle", "curate.steps[0]"),
+        ("curate.steps.4.counts.0.source=s1", "mix counts name sources ['s1']; the sources are ['deepscaler']"),
+        ("curate.steps.3.bands.hard=[0.8,0.2]", "bands.hard=[0.8, 0.2]: need 0 <= low <= high <= 1"),
+        ("curate.sources.0.answer_column=null", "name neither answer_column nor solution_column"),
+    ],
+)
+def test_a_bad_curate_config_names_the_key(override, message):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("curate", overrides=["output_dir=/tmp/openrs-test", override])
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_curate(cfg)
+
+
+@pytest.mark.slow
+def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(tmp_path):
+    outs = [tmp_path / "one", tmp_path / "two"]
+    for out in outs:
+        proc = run_openrs("-m", "openrs.curate", "curate.steps.3.sample=48", "curate.steps.4.counts.0.count=8",
+                          f"hydra.run.dir={out}")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "48 of 48 problems graded" in proc.stderr  # the second run judged nothing: its grades were cached
+    files = sorted(p.name for p in outs[0].iterdir() if p.is_file() and p.suffix in (".jsonl", ".json"))
+    assert CURATED_FILE in files and "manifest.json" in files
+    assert all((outs[0] / f).read_bytes() == (outs[1] / f).read_bytes() for f in files)
+    manifest = json.loads((outs[0] / "manifest.json").read_text())
+    rows = manifest["sources"][0]["rows"]
+    for step in manifest["steps"]:
+        assert step["rows_in"] == rows
+        dropped = step["removed"] + step.get("not_sampled", 0) + step.get("not_drawn", 0)
+        assert step["rows_in"] - dropped == step["rows_out"] == len((outs[0] / step["output"]).read_text().splitlines())
+        rows = step["rows_out"]
+    assert manifest["output"]["rows"] == rows == 8
+    from openrs.config import DataSource
+    from openrs.data import load_rows
+
+    curated = load_rows(DataSource(path=str(outs[0]), split="train", count=None, fraction=None), "problem", "answer")
+    assert len(curated) == 8 and all(r["level"] == "hard" for r in curated)  # the data group reads the folder
