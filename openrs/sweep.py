@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -45,16 +46,21 @@ def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:
 
 def load_sweep(sweep: str | Path, tracking_uri: str | None = None) -> tuple:
     """(MLflow client, the sweep's job runs oldest first) for a sweep folder, whose mlflow_parent.json names
-    the store and the parent run, or for a parent run id in the store at tracking_uri."""
+    the store and the parent run, or for a parent run id (32 hex digits) in the store at tracking_uri."""
     from mlflow import MlflowClient
 
     parent_file = Path(sweep) / PARENT_FILE
     if parent_file.is_file():
         parent = json.loads(parent_file.read_text())
-        client, parent_id = MlflowClient(parent["tracking_uri"]), parent["run_id"]
-    else:
-        client, parent_id = MlflowClient(tracking_uri), str(sweep)
-    return client, jobs(client, parent_id)
+        client = MlflowClient(parent["tracking_uri"])
+        return client, jobs(client, parent["run_id"])
+    if not re.fullmatch(r"[0-9a-f]{32}", str(sweep)):
+        raise ValueError(f"{sweep} has no {PARENT_FILE}: not the folder of a tracked sweep (a relative path is "
+                         f"taken from {Path.cwd()}), nor a parent run id")  # fmt: skip
+    if tracking_uri is None:
+        raise ValueError(f"run id {sweep}: say which MLflow store holds it (tracking_uri, MLFLOW_TRACKING_URI)")
+    client = MlflowClient(tracking_uri)
+    return client, jobs(client, str(sweep))
 
 
 def jobs(client, parent_id: str) -> list:

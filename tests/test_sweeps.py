@@ -148,3 +148,12 @@ def test_gpu_slots_must_fit_the_node():
         slots([0, 1], 4)
     with pytest.raises(ValueError, match="lists a GPU twice"):
         slots([0, 0], 1)
+
+
+def test_load_sweep_names_what_it_was_given(tmp_path):
+    from openrs.sweep import load_sweep
+
+    with pytest.raises(ValueError, match="has no mlflow_parent.json: not the folder of a tracked sweep"):
+        load_sweep(tmp_path)
+    with pytest.raises(ValueError, match="say which MLflow store holds it"):
+        load_sweep("0123456789abcdef0123456789abcdef")
