@@ -14,17 +14,18 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
 
 from openrs.train import TRIAL_ENV
+
+if TYPE_CHECKING:  # Hydra imports every plugin on every run: optuna (0.6 s) only loads when a search runs
+    import optuna
+    from optuna.distributions import BaseDistribution
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 def distribution(override: Override) -> BaseDistribution:
     """Optuna distribution of a sweep override: choice(...) or a,b -> categorical, range(a,b[,step]) ->
     integers (or stepped floats), interval(a,b) -> floats; tag(log, ...) samples on a log scale."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     value = override.value()
     log_scale = "log" in value.tags
     if isinstance(value, ChoiceSweep):
@@ -68,6 +71,9 @@ class OptunaSweeper(Sweeper):
         )
 
     def _study(self) -> optuna.Study:
+        import optuna
+        from optuna.trial import TrialState
+
         if self.config.get("dry_run"):  # jobs that do not train must not enter the study as failed trials
             self.storage = None
             log.info("dry run: the trials go to a study in memory")
@@ -84,6 +90,8 @@ class OptunaSweeper(Sweeper):
         return study
 
     def sweep(self, arguments: list[str]) -> Any:
+        from optuna.trial import TrialState
+
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + arguments)
         space = {o.get_key_element(): distribution(o) for o in overrides if o.is_sweep_override()}
@@ -117,12 +125,17 @@ class OptunaSweeper(Sweeper):
     @staticmethod
     def _finished(study: optuna.Study) -> int:
         """Trials that ran to an end, not counting those closed because a killed sweep interrupted them."""
+        from optuna.trial import TrialState
+
         ended = (TrialState.COMPLETE, TrialState.PRUNED)
         return sum(t.state in ended or (t.state == TrialState.FAIL and "interrupted" not in t.user_attrs)
                    for t in study.trials)  # fmt: skip
 
     @staticmethod
     def _tell(study: optuna.Study, trial: optuna.Trial, result) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
         value = result._return_value
         if isinstance(value, optuna.TrialPruned):
             study.tell(trial, state=TrialState.PRUNED)
