@@ -4,7 +4,11 @@ python -m openrs +experiment=exp3 reward=cosine --cfg job   # resolved config, n
 python -m openrs +experiment=exp2 hardware=a40x4 dry_run=true
 """
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -60,11 +64,16 @@ def main(cfg: DictConfig) -> float | None:
         print(f"dry run: resolved config written to {out / 'job.yaml'}")
         return None
     run_log = _open_run(job) if job.tracking.uri is not None else None
+    requeue = _on_slurm_warning()
     status = "FAILED"
     try:
         code = _train(job)
         if code == job.requeue_exit_code:
             status = "KILLED"
+            if run_log is not None:  # closed before requeue(), which may end this process
+                run_log.finish(status)
+                run_log = None
+            requeue()
             sys.exit(code)  # preempted: the whole sweep stops too, to be requeued
         if code:
             _fail(RuntimeError(f"the training processes exited with code {code}; their output is above"), code)
@@ -115,6 +124,26 @@ def _fail(err: Exception, code: int) -> NoReturn:
         raise err
     print(f"openrs: {err}", file=sys.stderr)
     sys.exit(code)
+
+
+def _on_slurm_warning() -> Callable[[], None]:
+    """Under submitit (hydra/launcher=slurm_4gpu) SLURM sends SIGUSR2 signal_delay_s before the time limit, and
+    submitit's handler requeues the job and exits at once, before training saves a checkpoint. Send the signal
+    down the preemption path instead (SIGTERM to this process: training checkpoints after its current step and
+    stops), and return what requeues the job once that is done: submitit's handler if the warning came, else
+    nothing."""
+    submitit_handler = signal.getsignal(signal.SIGUSR2)
+    if not type(getattr(submitit_handler, "__self__", None)).__module__.startswith("submitit."):
+        return lambda: None
+    warned = threading.Event()
+
+    def on_warning(signum, frame) -> None:
+        print("openrs: SLURM's time-limit warning: checkpointing, then requeueing", file=sys.stderr, flush=True)
+        warned.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGUSR2, on_warning)
+    return lambda: submitit_handler(signal.SIGUSR2, None) if warned.is_set() else None
 
 
 def _train(job: JobConfig) -> int:

@@ -21,7 +21,7 @@ def runs_of(client, target: str) -> list:
     try:
         run = client.get_run(target)
     except MlflowException:
-        sys.exit(f"openrs: {target!r} is neither an experiment name nor a run id in {client.tracking_uri}")
+        raise ValueError(f"{target!r} is neither an experiment name nor a run id in {client.tracking_uri}") from None
     children = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{target}'", order_by=["attributes.start_time ASC"]
     )
@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=None, help="MLflow store (default: tracking=sqlite's)")
     args = parser.parse_args(argv)
     client = MlflowClient(store_uri(args.tracking_uri or default_tracking_uri()))
-    print(markdown(rows(runs_of(client, args.target))), end="")
+    try:
+        runs = runs_of(client, args.target)
+    except ValueError as err:
+        sys.exit(f"openrs: {err}")
+    print(markdown(rows(runs)), end="")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ folder. The files are also written to the sweep folder.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -22,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from openrs.report import COLUMNS, markdown, rows, runs_of
-from openrs.tracking import PARENT_FILE, distinctive
+from openrs.tracking import PARENT_FILE, distinctive, store_uri
 from openrs.train import RUN_FILE
 
 CURVE_KEY = "eval/average/pass_at_1"
@@ -31,16 +34,17 @@ ERROR_FILE = "error.txt"
 
 
 def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:
-    """Rows of the sweep's jobs (report.rows plus `error`), then the MLflow runs behind them."""
+    """Rows of the sweep's jobs (report.rows plus `error`), then the MLflow runs behind them. A job folder
+    without a run is listed only once it failed (error.txt): jobs side by side may not have opened theirs yet."""
     runs = jobs(client, parent_id)
     table = [row | {"error": run.data.tags.get("openrs.error", "")} for row, run in zip(rows(runs), runs, strict=True)]
     for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
         overrides = job / ".hydra" / "overrides.yaml"
-        if not (job / RUN_FILE).is_file() and overrides.is_file():
-            name = f"job {job.name}: {distinctive(yaml.safe_load(overrides.read_text()))}"
-            error = (job / ERROR_FILE).read_text() if (job / ERROR_FILE).is_file() else ""
-            failed = {"run": name, "status": "FAILED", "error": f"failed before its run opened: {error}".strip()}
-            table.append(dict.fromkeys([*COLUMNS, "error"], "") | failed)
+        if not (job / RUN_FILE).is_file() and (job / ERROR_FILE).is_file():
+            words = distinctive(yaml.safe_load(overrides.read_text())) if overrides.is_file() else ""
+            name = f"job {job.name}: {words}"
+            error = f"failed before its run opened: {(job / ERROR_FILE).read_text()}".strip()
+            table.append(dict.fromkeys([*COLUMNS, "error"], "") | {"run": name, "status": "FAILED", "error": error})
     return table, runs
 
 
@@ -96,7 +100,7 @@ def overlay(client, runs: list, path: Path) -> Path:
     ax.set_xlabel("step")
     ax.set_ylabel("pass@1 (%)")
     ax.set_title(f"step-wise evaluation by job: {shared}")
-    if ax.lines:
+    if any(names) and ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -104,9 +108,70 @@ def overlay(client, runs: list, path: Path) -> Path:
     return path
 
 
+def write_summary(sweep_dir: Path, final: bool) -> None:
+    """Write the comparison of a tracked sweep's jobs to its folder and its parent run, and close the parent:
+    FAILED once a job failed, FINISHED when final and all succeeded. Jobs side by side call this as each ends:
+    one at a time (a lock file), each file replaced whole."""
+    if not (sweep_dir / PARENT_FILE).is_file():
+        return  # not tracked
+    from mlflow import MlflowClient
+
+    parent = json.loads((sweep_dir / PARENT_FILE).read_text())
+    client = MlflowClient(parent["tracking_uri"])
+    try:
+        with open(sweep_dir / "sweep_summary.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            table, runs = summary(client, parent["run_id"], sweep_dir)
+            with _replacing(sweep_dir / "sweep_summary.md") as path:
+                path.write_text(markdown(table))
+            with _replacing(sweep_dir / "sweep_summary.csv") as path, open(path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "error"])
+                writer.writeheader()
+                writer.writerows(table)
+            with _replacing(sweep_dir / "sweep_curves.png") as path:
+                overlay(client, runs, path)
+            for name in ("sweep_summary.md", "sweep_summary.csv", "sweep_curves.png"):
+                client.log_artifact(parent["run_id"], str(sweep_dir / name))
+            if any(row["status"] == "FAILED" for row in table):
+                client.set_terminated(parent["run_id"], "FAILED")
+            elif final:
+                client.set_terminated(parent["run_id"], "FINISHED")
+    except Exception as err:  # noqa: BLE001 - the jobs' own runs are complete; only the summary is missing
+        print(f"openrs: the sweep summary could not be written ({err})", file=sys.stderr)
+        return
+    if final:
+        print(f"openrs: sweep summary (also in {sweep_dir}):\n{markdown(table)}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """A temporary path to write, moved over `path` when done: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    yield tmp
+    os.replace(tmp, path)
+
+
+def close_dead_runs(tracking_uri: str, filter_string: str, error: str) -> int:
+    """Mark FAILED, with `error`, the RUNNING runs matching an MLflow filter whose job process died without
+    closing them (killed, out of memory, its sweeper stopped), and rewrite their sweeps' summaries; return how
+    many there were."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store_uri(tracking_uri))
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, f"{filter_string} and attributes.status = 'RUNNING'") if experiments else []
+    for run in runs:
+        client.set_tag(run.info.run_id, "openrs.error", error[:5000])
+        client.set_terminated(run.info.run_id, "FAILED")
+        if parent := run.data.tags.get("mlflow.parentRunId"):
+            if sweep_dir := client.get_run(parent).data.tags.get("openrs.sweep_dir"):
+                write_summary(Path(sweep_dir), final=False)
+    return len(runs)
+
+
 class SweepSummary(Callback):
     """Rewrites the comparison after every job of a tracked sweep (Hydra stops before on_multirun_end when a
-    job failed), and closes the parent run: FAILED once a job failed, FINISHED when all succeeded."""
+    job failed), and closes the parent run (write_summary)."""
 
     def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
@@ -114,35 +179,7 @@ class SweepSummary(Callback):
         if job_return is not None and job_return.status == JobStatus.FAILED:
             error = job_return._return_value
             Path(config.hydra.runtime.output_dir, ERROR_FILE).write_text(f"{type(error).__name__}: {error}"[:2000])
-        self._write(Path(config.hydra.sweep.dir), final=False)
+        write_summary(Path(config.hydra.sweep.dir), final=False)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        self._write(Path(config.hydra.sweep.dir), final=True)
-
-    def _write(self, sweep_dir: Path, final: bool) -> None:
-        if not (sweep_dir / PARENT_FILE).is_file():
-            return  # not tracked
-        from mlflow import MlflowClient
-
-        parent = json.loads((sweep_dir / PARENT_FILE).read_text())
-        client = MlflowClient(parent["tracking_uri"])
-        try:
-            table, runs = summary(client, parent["run_id"], sweep_dir)
-            (sweep_dir / "sweep_summary.md").write_text(markdown(table))
-            with open(sweep_dir / "sweep_summary.csv", "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "error"])
-                writer.writeheader()
-                writer.writerows(table)
-            files = [sweep_dir / "sweep_summary.md", sweep_dir / "sweep_summary.csv"]
-            files.append(overlay(client, runs, sweep_dir / "sweep_curves.png"))
-            for path in files:
-                client.log_artifact(parent["run_id"], str(path))
-            if any(row["status"] == "FAILED" for row in table):
-                client.set_terminated(parent["run_id"], "FAILED")
-            elif final:
-                client.set_terminated(parent["run_id"], "FINISHED")
-        except Exception as err:  # noqa: BLE001 - the jobs' own runs are complete; only the summary is missing
-            print(f"openrs: the sweep summary could not be written ({err})", file=sys.stderr)
-            return
-        if final:
-            print(f"openrs: sweep summary (also in {sweep_dir}):\n{markdown(table)}", file=sys.stderr)
+        write_summary(Path(config.hydra.sweep.dir), final=True)

@@ -23,6 +23,8 @@ PREEMPTED_MARKER = "preempted"
 RUN_FILE = "mlflow_run.json"
 # Set by the Optuna sweeper for a job that is a trial; the job writes PRUNED_MARKER when pruned (openrs.pruning).
 TRIAL_ENV = "OPENRS_OPTUNA_TRIAL"
+# The MLflow tag of a trial's run, "study:number" (openrs.tracking): how the sweeper finds the run of a trial.
+TRIAL_TAG = "openrs.optuna_trial"
 PRUNED_MARKER = "pruned"
 
 

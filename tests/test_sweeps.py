@@ -3,11 +3,16 @@ compares them in its parent MLflow run."""
 
 import csv
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO, run_openrs
 from mlflow import MlflowClient
 
@@ -107,7 +112,9 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(1)
     while not trials(TrialState.RUNNING):  # the second trial has started
+        assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
+    time.sleep(5)  # its job has opened its MLflow run
     proc.kill()
     proc.wait()
     first = trials(TrialState.COMPLETE, TrialState.PRUNED)
@@ -120,6 +127,9 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
     assert [t.number for t in failed] == [interrupted.number] and failed[0].user_attrs["interrupted"]
     assert interrupted.params in [t.params for t in finished if t.number > interrupted.number]  # run again
     assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    [run] = client.search_runs(["1"], f"tags.`openrs.optuna_trial` = 'smoke_lr_kl:{interrupted.number}'")
+    assert run.info.status == "FAILED" and run.data.tags["openrs.error"] == "interrupted: its sweeper stopped"
 
 
 def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
@@ -127,13 +137,15 @@ def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
         "defaults:\n  - override hydra/launcher: gpu_slots\n  - _self_\n"
         f"hydra:\n  searchpath: ['file://{REPO / 'conf'}']\n  launcher:\n    gpus: [0, 1, 2, 3, 5]\n"
         f"    gpus_per_job: 2\n  sweep:\n    dir: {tmp_path / 'sweep'}\n"
-        "seconds: 2\nfail: 3\njob: 0\n"
+        "seconds: 2\nfail: 3\ndie: 5\njob: 0\n"
     )  # fmt: skip
     proc = subprocess.run([sys.executable, str(REPO / "tests/apps/gpu_slots_app.py"), "-m", "--config-dir",
-                           str(tmp_path), "job=0,1,2,3,4"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+                           str(tmp_path), "job=0,1,2,3,4,5"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
     assert "job 3 fails on purpose" in proc.stderr and proc.returncode != 0
     ran = [json.loads(p.read_text()) for p in sorted((tmp_path / "sweep").glob("*/ran.json"))]
     assert len(ran) == 5 and len({r["pid"] for r in ran}) == 5  # all ran, each in its own process
+    # The job that killed itself could not say so: the launcher did, where the sweep summary reads it.
+    assert (tmp_path / "sweep/5/error.txt").read_text() == "RuntimeError: the job's process died (exit code -9)"
     assert {r["devices"] for r in ran} == {"0,1", "2,3"}  # GPU 5 is left over: no slot of 2
     overlapping = [(a, b) for i, a in enumerate(ran) for b in ran[i + 1 :]
                    if a["start"] < b["end"] and b["start"] < a["end"]]  # fmt: skip
@@ -157,3 +169,136 @@ def test_load_sweep_names_what_it_was_given(tmp_path):
         load_sweep(tmp_path)
     with pytest.raises(ValueError, match="say which MLflow store holds it"):
         load_sweep("0123456789abcdef0123456789abcdef")
+
+
+def test_search_space_follows_hydra_sweep_syntax():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from hydra_plugins.openrs_optuna.optuna_sweeper import distribution
+
+    def space(text):
+        return distribution(OverridesParser.create().parse_overrides([f"key={text}"])[0])
+
+    assert space("range(1,5)") == IntDistribution(1, 4)  # Hydra's range leaves out its stop
+    floats = space("range(0.1,0.5,0.1)")
+    assert floats.low == 0.1 and floats.high == pytest.approx(0.4) and floats.step == 0.1
+    assert space("choice(a,b)") == space("a,b") == CategoricalDistribution(["a", "b"])
+    assert space("tag(log, interval(1e-5, 1e-3))").log
+    with pytest.raises(ValueError, match="not a search space"):
+        space("3")
+
+
+def test_a_trial_belongs_to_its_sweeper_while_it_lives():
+    import socket
+
+    import optuna
+
+    from hydra_plugins.openrs_optuna.optuna_sweeper import OWNER, alive
+
+    study = optuna.create_study()
+    trial = study.ask()
+    ended = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True).stdout)
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "beat": time.time()}
+
+    def owned_by(owner):
+        trial.set_user_attr(OWNER, owner)
+        return study.trials[0]
+
+    assert alive(owned_by(me), stale_after_s=600)
+    assert not alive(owned_by(me | {"pid": ended}), stale_after_s=600)  # its sweeper's process is gone
+    assert alive(owned_by(me | {"host": "elsewhere", "pid": ended}), stale_after_s=600)  # told by its heartbeat
+    assert not alive(owned_by(me | {"host": "elsewhere", "beat": time.time() - 700}), stale_after_s=600)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["+experiment=smoke", "hydra/sweeper=optuna"], "hydra.sweeper.params has nothing to search"),
+        (["--config-dir", "sweeps", "--config-name", "optuna_smoke", "model=tiny,nope"],
+         "hydra.sweeper.params: model=nope does not compose: In 'config': Could not find 'model/nope'"),
+        (["--config-dir", "sweeps", "--config-name", "optuna_smoke", "eval.every_steps=null"],
+         "eval.every_steps=null: an Optuna trial is scored and pruned by its step-wise evaluations"),
+    ],
+)  # fmt: skip
+def test_an_optuna_search_that_cannot_run_stops_before_its_study(overrides, message, tmp_path):
+    proc = run_openrs("-m", "openrs", "-m", *overrides, f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-3000:]
+    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "sweep").exists()
+
+
+def test_a_value_given_on_the_command_line_is_not_searched(tmp_path):
+    proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", "optuna_smoke", "dry_run=true",
+                      "trainer.beta=0.5", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = [yaml.safe_load(p.read_text())["trainer"] for p in sorted(tmp_path.glob("*/job.yaml"))]
+    assert len(jobs) == 4 and {j["beta"] for j in jobs} == {0.5} and len({j["learning_rate"] for j in jobs}) == 4
+
+
+def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
+    from openrs.sweep import ERROR_FILE, close_dead_runs, summary
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("sweep")
+    parent = client.create_run(experiment, tags={"openrs.sweep_dir": str(tmp_path / "sweep")}).info.run_id
+    for job, override in (("0", "x=1"), ("1", "x=2")):  # 0 is still starting, 1 failed before opening its run
+        (tmp_path / "sweep" / job / ".hydra").mkdir(parents=True)
+        (tmp_path / "sweep" / job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([override]))
+    (tmp_path / "sweep" / "1" / ERROR_FILE).write_text("ValueError: bad batch")
+    (tmp_path / "sweep" / PARENT_FILE).write_text(json.dumps({"run_id": parent, "tracking_uri": uri}))
+    table, _ = summary(client, parent, tmp_path / "sweep")
+    assert [(r["run"], r["status"], r["error"]) for r in table] == [
+        ("job 1: x=2", "FAILED", "failed before its run opened: ValueError: bad batch")
+    ]
+    dead = client.create_run(experiment, run_name="killed", tags={"mlflow.parentRunId": parent, "k": "v"})
+    assert close_dead_runs(uri, "tags.k = 'v'", "the job's process died") == 1
+    run = client.get_run(dead.info.run_id)
+    assert run.info.status == "FAILED" and run.data.tags["openrs.error"] == "the job's process died"
+    assert client.get_run(parent).info.status == "FAILED"  # its sweep's summary, rewritten, says so
+    assert "killed" in (tmp_path / "sweep" / "sweep_summary.md").read_text()
+
+
+def test_report_names_an_unknown_target(tmp_path):
+    from openrs.report import runs_of
+
+    with pytest.raises(ValueError, match="'nope' is neither an experiment name nor a run id"):
+        runs_of(MlflowClient(f"sqlite:///{tmp_path}/mlflow.db"), "nope")
+
+
+def _process_running(module: str) -> int | None:
+    """Pid of a process whose command line runs `python -m module`."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if module.encode() in cmdline.read_bytes().split(b"\0"):
+                return int(cmdline.parent.name)
+        except OSError:
+            pass
+    return None
+
+
+@pytest.mark.slow
+def test_slurm_time_limit_warning_checkpoints_then_requeues(tmp_path):
+    """SIGUSR2 is SLURM's warning before the time limit (slurm_4gpu's signal_delay_s); under submitit's local
+    executor, as under SLURM, the job must checkpoint first, then be requeued and resume from it."""
+    sweep = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openrs", "-m", "+experiment=smoke", "hydra/launcher=submitit_local", "resume=true",
+         "trainer.max_steps=8", "eval.every_steps=4", "eval.benchmarks=[arithmetic:easy]",
+         "trainer.global_batch_size=16", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", f"hydra.sweep.dir={sweep}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (sweep / "0" / "eval" / "step-4").exists():  # training is under way
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.5)
+    os.kill(_process_running("submitit.core._submit"), signal.SIGUSR2)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output[-3000:]
+    log = "".join(p.read_text() for p in sorted(sweep.glob(".submitit/*/*_log.*")))  # the job's output
+    assert "SLURM's time-limit warning: checkpointing, then requeueing" in log, log[-3000:]
+    assert re.search(r"resum\w* from .*checkpoint-[5-7]\b", log), log[-3000:]  # not from scratch
+    [run] = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").search_runs(["1"], "tags.`openrs.output_dir` != ''")
+    assert run.info.status == "FINISHED"  # one run, reattached after the requeue
+    assert (sweep / "0" / "eval" / "step-8").is_dir()

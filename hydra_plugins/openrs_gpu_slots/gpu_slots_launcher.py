@@ -16,14 +16,14 @@ import pickle
 import queue
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cloudpickle
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,18 @@ def _reference(function) -> tuple[str, str]:
     return (spec.name if module == "__main__" and spec is not None else module), function.__qualname__
 
 
-def _run(payload: bytes) -> JobReturn:
+def _run(payload: bytes, report) -> None:
     """One job in its own process: Hydra's run_job with CUDA_VISIBLE_DEVICES set to its slot. payload is the
     cloudpickled (hydra_context, task reference, config, overrides, idx, devices, Hydra's singleton state):
-    plain pickle cannot carry the resolvers Hydra registers."""
+    plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `report` (a pipe), then
+    its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose)."""
+    try:
+        _job(payload, report)
+    except Exception as err:  # noqa: BLE001 - sent as text: the launcher may not unpickle it
+        report.send(RuntimeError(f"{type(err).__name__}: {err}"))
+
+
+def _job(payload: bytes, report) -> None:
     hydra_context, task, config, overrides, idx, devices, singleton_state = cloudpickle.loads(payload)
     task_function = getattr(importlib.import_module(task[0]), task[1])
     setup_globals()
@@ -74,17 +82,33 @@ def _run(payload: bytes) -> JobReturn:
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().set_config(sweep_config)
+    report.send(Path(sweep_config.hydra.sweep.dir, str(sweep_config.hydra.sweep.subdir)))
     done = run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
                    job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")  # fmt: skip
     # Only what sweepers read goes back: the job's configs refer to classes this process imported itself,
-    # and an exception that does not pickle goes back as its message.
+    # and an exception the launcher could not unpickle goes back as its message.
     value = done._return_value
     try:
-        pickle.dumps(value)
+        pickle.loads(pickle.dumps(value))
     except Exception:  # noqa: BLE001
         value = RuntimeError(f"{type(value).__name__}: {value}")
-    return JobReturn(overrides=done.overrides, status=done.status, _return_value=value,
-                     working_dir=done.working_dir, task_name=done.task_name)  # fmt: skip
+    report.send(JobReturn(overrides=done.overrides, status=done.status, _return_value=value,
+                          working_dir=done.working_dir, task_name=done.task_name))  # fmt: skip
+
+
+def _died(job_dir: Path, error: str, config) -> None:
+    """A job whose process died could not record why: its error.txt and MLflow run say it, and the sweep's
+    summary lists it (openrs.sweep)."""
+    from openrs.sweep import ERROR_FILE, close_dead_runs, write_summary
+
+    job_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / ERROR_FILE).write_text(error)
+    try:
+        if uri := OmegaConf.select(config, "tracking.uri"):
+            close_dead_runs(uri, f"tags.`openrs.output_dir` = '{job_dir.resolve()}'", error)
+    except Exception as err:  # noqa: BLE001 - the store is unreachable: the other jobs go on
+        log.warning(f"the MLflow run of {job_dir} could not be closed: {err}")
+    write_summary(Path(config.hydra.sweep.dir), final=False)
 
 
 class GPUSlotsLauncher(Launcher):
@@ -106,12 +130,29 @@ class GPUSlotsLauncher(Launcher):
 
         def run(idx: int, overrides: Sequence[str]) -> JobReturn:
             devices = free.get()  # as many threads as slots: one is always free here
+            job_dir = None
             try:
                 log.info(f"\t#{idx} on GPUs {devices}: {' '.join(overrides)}")
-                with ProcessPoolExecutor(1, mp_context=spawn) as process:
-                    payload = (self.hydra_context, task, self.config, overrides, idx, devices, state)
-                    return process.submit(_run, cloudpickle.dumps(payload)).result()
+                receive, send = spawn.Pipe(duplex=False)
+                payload = (self.hydra_context, task, self.config, overrides, idx, devices, state)
+                process = spawn.Process(target=_run, args=(cloudpickle.dumps(payload), send))
+                process.start()
+                send.close()  # only the job holds it now: its end is when the job's process ends
+                try:
+                    while not isinstance(message := receive.recv(), JobReturn):
+                        if isinstance(message, Exception):
+                            raise message
+                        job_dir = message
+                    return message
+                except EOFError:
+                    process.join()
+                    raise RuntimeError(f"the job's process died (exit code {process.exitcode})") from None
+                finally:
+                    process.join()
             except Exception as err:  # noqa: BLE001 - the process died (killed, out of memory): this job failed
+                log.error(f"\t#{idx} failed: {err}")
+                if job_dir is not None:
+                    _died(job_dir, f"{type(err).__name__}: {err}", self.config)
                 failed = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
                 failed.return_value = err
                 return failed

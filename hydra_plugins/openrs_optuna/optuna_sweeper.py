@@ -1,18 +1,27 @@
 """A Hydra sweeper that searches with Optuna's ask/tell API (Optuna >= 4; the published Hydra Optuna sweeper
 pins optuna < 3). Config: conf/hydra/sweeper/optuna.yaml.
 
-The study lives in `storage` (SQLite file or an RDB URL) under `study_name`: a restarted sweep loads it,
-counts its finished trials towards n_trials, and runs again the trials a killed sweep left running. Each
-trial is one job of the sweep (a child MLflow run); its objective is the job's return value, the selected
-checkpoint's score. Jobs learn their trial through OPENRS_OPTUNA_TRIAL (storage, study, trial number) and
-report their step-wise scores to it (openrs.pruning), so the study's pruner can stop a poor trial early.
+The study lives in `storage` (SQLite file or an RDB URL) under `study_name`: a restarted sweep loads it and
+counts its finished trials towards n_trials. Each trial is one job of the sweep (a child MLflow run); its
+objective is the job's return value, the selected checkpoint's score. Jobs learn their trial through
+OPENRS_OPTUNA_TRIAL (storage, study, trial number) and report their step-wise scores to it (openrs.pruning), so
+the study's pruner can stop a poor trial early.
+
+Several sweepers may share a study: each marks its running trials with its host, pid and a heartbeat. A running
+trial whose sweeper is gone (its pid ended on this host, or no heartbeat for stale_after_s) was interrupted: it
+is closed as failed, its MLflow run too, and its parameters run again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,46 +30,67 @@ from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Overrid
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
-from openrs.train import TRIAL_ENV
+from openrs.train import TRIAL_ENV, TRIAL_TAG
 
 if TYPE_CHECKING:  # Hydra imports every plugin on every run: optuna (0.6 s) only loads when a search runs
     import optuna
     from optuna.distributions import BaseDistribution
+    from optuna.trial import FrozenTrial
 
 log = logging.getLogger(__name__)
+
+# User attribute of a running trial: {"host", "pid", "beat": unix seconds} of the sweeper that runs it.
+OWNER = "sweeper"
 
 
 def distribution(override: Override) -> BaseDistribution:
     """Optuna distribution of a sweep override: choice(...) or a,b -> categorical, range(a,b[,step]) ->
-    integers (or stepped floats), interval(a,b) -> floats; tag(log, ...) samples on a log scale."""
+    integers or stepped floats from a up to, not including, b (as Hydra's range), interval(a,b) -> floats
+    (Hydra reads its bounds as floats); tag(log, ...) samples on a log scale."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     value = override.value()
-    log_scale = "log" in value.tags
+    log_scale = "log" in getattr(value, "tags", ())
     if isinstance(value, ChoiceSweep):
         return CategoricalDistribution(value.list)
     if isinstance(value, RangeSweep):
-        if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
-            return IntDistribution(int(value.start), int(value.stop) - 1, step=int(value.step), log=log_scale)
-        return FloatDistribution(value.start, value.stop, step=value.step, log=log_scale)
+        start, stop, step = value.start, value.stop, value.step
+        if all(isinstance(v, int) for v in (start, stop, step)):
+            return IntDistribution(start, stop - 1, step=step, log=log_scale)
+        last = start + (math.ceil((stop - start) / step - 1e-9) - 1) * step  # Optuna's high is included
+        return FloatDistribution(start, round(last, 12), step=step, log=log_scale)
     if isinstance(value, IntervalSweep):
-        if all(isinstance(v, int) for v in (value.start, value.end)):
-            return IntDistribution(int(value.start), int(value.end), log=log_scale)
         return FloatDistribution(value.start, value.end, log=log_scale)
     raise ValueError(f"{override.input_line}: not a search space; use choice(), range(), interval() or a,b,c")
 
 
+def alive(trial: FrozenTrial, stale_after_s: float) -> bool:
+    """Whether the sweeper running this trial still runs it: a heartbeat newer than stale_after_s (the trial's
+    start when none was written yet) and, on this host, its process still there."""
+    owner = trial.user_attrs.get(OWNER) or {}
+    beat = owner.get("beat", trial.datetime_start.timestamp() if trial.datetime_start else 0.0)
+    if time.time() - beat > stale_after_s:
+        return False
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    return True
+
+
 class OptunaSweeper(Sweeper):
-    def __init__(self, study_name: str, storage: str, direction: str, n_trials: int, n_jobs: int, seed: int,
+    def __init__(self, study_name: str, storage: str, direction: str, n_trials: int, n_jobs: int,
+                 sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner, stale_after_s: float,
                  params: dict[str, str] | None = None):  # fmt: skip
-        self.study_name, self.direction, self.seed = study_name, direction, seed
+        from openrs.tracking import store_uri
+
+        self.study_name, self.storage, self.direction = study_name, store_uri(storage), direction
         self.n_trials, self.n_jobs, self.params = n_trials, n_jobs, dict(params or {})
-        # A relative SQLite path is the working directory's, whatever folder the jobs run in.
-        if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
-            path = Path(storage.removeprefix("sqlite:///")).resolve()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            storage = f"sqlite:///{path}"
-        self.storage = storage
+        self.sampler, self.pruner, self.stale_after_s = sampler, pruner, stale_after_s
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         from hydra.core.plugins import Plugins
@@ -70,43 +100,37 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def _study(self) -> optuna.Study:
-        import optuna
-        from optuna.trial import TrialState
-
-        if self.config.get("dry_run"):  # jobs that do not train must not enter the study as failed trials
-            self.storage = None
-            log.info("dry run: the trials go to a study in memory")
-        study = optuna.create_study(
-            study_name=self.study_name, storage=self.storage, direction=self.direction, load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=self.seed), pruner=optuna.pruners.MedianPruner(n_warmup_steps=1),
-        )  # fmt: skip
-        for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            # A killed sweep left it running: run the same parameters again, and close the old trial.
-            study.enqueue_trial(stale.params, skip_if_exists=False)
-            optuna.Trial(study, stale._trial_id).set_user_attr("interrupted", True)
-            study.tell(stale.number, state=TrialState.FAIL)
-            log.info(f"trial {stale.number} was interrupted; its parameters run again")
-        return study
-
     def sweep(self, arguments: list[str]) -> Any:
         from optuna.trial import TrialState
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + arguments)
-        space = {o.get_key_element(): distribution(o) for o in overrides if o.is_sweep_override()}
-        fixed = [f"{o.get_key_element()}={o.get_value_element_as_str()}" for o in overrides
-                 if not o.is_sweep_override()]  # fmt: skip
+        # One override per key; the command line's wins over hydra.sweeper.params.
+        searched = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()])
+        overrides = {o.get_key_element(): o for o in [*searched, *parser.parse_overrides(arguments)]}
+        space = {k: distribution(o) for k, o in overrides.items() if o.is_sweep_override()}
+        fixed = [f"{k}={o.get_value_element_as_str()}" for k, o in overrides.items() if not o.is_sweep_override()]
+        self._check(space, fixed)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         study = self._study()
         log.info(f"study {self.study_name} in {self.storage}: {self._finished(study)} of {self.n_trials} trials done")
-        while (remaining := self.n_trials - self._finished(study)) > 0:
+        while (remaining := self.n_trials - self._finished(study) - self._reclaim(study)) > 0:
             trials = [study.ask(space) for _ in range(min(self.n_jobs, remaining))]
             batch = [[*fixed, *(f"{k}={v}" for k, v in t.params.items()), self._trial_env(t.number)] for t in trials]
-            results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
+            try:
+                with self._heartbeat(trials):
+                    results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
+            except Exception as err:  # the launcher itself failed: no trial may stay running
+                for trial in trials:
+                    trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:1000])
+                    study.tell(trial, state=TrialState.FAIL)
+                raise
+            except BaseException:  # Ctrl-C: these trials were interrupted, a restart runs them again
+                for trial in trials:
+                    self._interrupted(study, trial, "the sweep was stopped")
+                raise
             for trial, result in zip(trials, results, strict=True):
                 self._tell(study, trial, result)
         best = study.best_trial if any(t.state == TrialState.COMPLETE for t in study.trials) else None
@@ -117,8 +141,93 @@ class OptunaSweeper(Sweeper):
         log.info(f"best: {summary}")
         return summary
 
+    def _check(self, space: dict, fixed: list[str]) -> None:
+        """Refuse a search that cannot run, before the study changes: no search space, no step-wise evaluation
+        (the objective and the pruner need it), or a choice that does not compose (a missing config option)."""
+        from optuna.distributions import CategoricalDistribution
+
+        if not space:
+            raise ValueError(
+                "hydra.sweeper.params has nothing to search: give a search space, e.g. hydra.sweeper.params."
+                "trainer.learning_rate='tag(log, interval(1e-6, 1e-4))' (see sweeps/optuna_smoke.yaml)"
+            )
+        choices = [[f"{k}={v}"] for k, d in space.items() if isinstance(d, CategoricalDistribution) for v in d.choices]
+        for probe in [[], *choices]:
+            try:
+                config = self.hydra_context.config_loader.load_sweep_config(self.config, [*fixed, *probe])
+            except Exception as err:  # noqa: BLE001 - Hydra's errors name the option and the choices there are
+                what = " ".join(probe or fixed)
+                raise ValueError(f"hydra.sweeper.params: {what} does not compose: {err}") from None
+            if "eval.every_steps" not in space and OmegaConf.select(config, "eval.every_steps") is None:
+                raise ValueError(
+                    "eval.every_steps=null: an Optuna trial is scored and pruned by its step-wise evaluations; "
+                    "set eval.every_steps (e.g. eval.every_steps=50)"
+                )
+
+    def _study(self) -> optuna.Study:
+        import optuna
+
+        if self.config.get("dry_run"):  # jobs that do not train must not enter the study as failed trials
+            self.storage = None
+            log.info("dry run: the trials go to a study in memory")
+        return optuna.create_study(
+            study_name=self.study_name, storage=self.storage, direction=self.direction, load_if_exists=True,
+            sampler=self.sampler, pruner=self.pruner,
+        )  # fmt: skip
+
+    def _reclaim(self, study: optuna.Study) -> int:
+        """Close the running trials whose sweeper is gone (their parameters run again); return how many trials
+        other sweepers are still running, which count towards n_trials too."""
+        from optuna.trial import TrialState
+
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        for stale in (t for t in running if not alive(t, self.stale_after_s)):
+            self._interrupted(study, stale, "its sweeper stopped")
+        return sum(alive(t, self.stale_after_s) for t in running)
+
+    def _interrupted(self, study: optuna.Study, trial: FrozenTrial | optuna.Trial, why: str) -> None:
+        """Close an interrupted trial and its MLflow run as failed, and queue its parameters again."""
+        import optuna
+        from optuna.trial import TrialState
+
+        study.enqueue_trial(trial.params, skip_if_exists=False)
+        optuna.Trial(study, trial._trial_id).set_user_attr("interrupted", True)
+        study.tell(trial.number, state=TrialState.FAIL)
+        log.info(f"trial {trial.number} was interrupted ({why}); its parameters run again")
+        uri = OmegaConf.select(self.config, "tracking.uri")
+        if uri is not None and self.storage is not None:
+            from openrs.sweep import close_dead_runs
+
+            close_dead_runs(uri, f"tags.`{TRIAL_TAG}` = '{self.study_name}:{trial.number}'", f"interrupted: {why}")
+
+    @contextlib.contextmanager
+    def _heartbeat(self, trials: list[optuna.Trial]):
+        """Mark the trials as this sweeper's, and renew the mark while the launcher runs them."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            owner = {"host": socket.gethostname(), "pid": os.getpid(), "beat": time.time()}
+            for trial in trials:
+                trial.set_user_attr(OWNER, owner)
+
+        def renew() -> None:
+            while not stop.wait(self.stale_after_s / 5):
+                try:
+                    beat()
+                except Exception as err:  # noqa: BLE001 - a busy store: the next beat is in time
+                    log.warning(f"trial heartbeat not written: {err}")
+
+        beat()
+        thread = threading.Thread(target=renew, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def _trial_env(self, number: int) -> str:
-        """The override that tells a job its trial (openrs.pruning reads it)."""
+        """The override that tells a job its trial (openrs.pruning and openrs.tracking read it)."""
         trial = json.dumps({"storage": self.storage, "study": self.study_name, "trial": number})
         return f"+hydra.job.env_set.{TRIAL_ENV}='{trial}'"
 
@@ -141,6 +250,7 @@ class OptunaSweeper(Sweeper):
             study.tell(trial, state=TrialState.PRUNED)
         elif isinstance(value, BaseException) or value is None or not math.isfinite(value):
             log.warning(f"trial {trial.number} failed: {value!r}")
+            trial.set_user_attr("error", f"{value!r}"[:1000])
             study.tell(trial, state=TrialState.FAIL)
         else:
             study.tell(trial, float(value))

@@ -1,8 +1,9 @@
 """A Hydra app for the GPU-slot launcher test: each job records the GPUs it saw and when it ran, then
-fails when told to."""
+fails when told to; one kills its own process instead."""
 
 import json
 import os
+import signal
 import time
 
 import hydra
@@ -13,6 +14,8 @@ from hydra.core.hydra_config import HydraConfig
 def main(cfg) -> int:
     start = time.time()
     time.sleep(cfg.seconds)
+    if cfg.job == cfg.die:
+        os.kill(os.getpid(), signal.SIGKILL)
     record = {"devices": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time(), "pid": os.getpid()}
     with open(os.path.join(HydraConfig.get().runtime.output_dir, "ran.json"), "w") as f:
         json.dump(record, f)
