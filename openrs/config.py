@@ -8,28 +8,70 @@ transformers or trl, so a bad config fails in well under a second.
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 RewardName = Literal["accuracy", "format", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"]
-LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
+LOCAL_DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
 GENERATED_PREFIX = "arithmetic:"
 # The rows a curation run produced (openrs.curate), in its output folder; data.sources may name the folder.
 CURATED_FILE = "train.jsonl"
+# Training sets shipped with openrs, by the name a data path gives.
+SHIPPED_DATA = {"deepscaler_preview": Path(__file__).parent / "train_data" / "deepscaler_preview_40315.jsonl.gz"}
 
 
 def is_hub_id(path: str) -> bool:
-    """Whether a data path names a hub dataset (`owner/name`) rather than a local file or folder."""
-    local = path.startswith((".", "/", "~")) or path.endswith((*LOCAL_DATA_SUFFIXES, ".gz")) or Path(path).exists()
-    return path.count("/") <= 1 and not local
+    """Whether a data path names a hub dataset (`owner/name`) rather than a shipped set, a local file or folder."""
+    local = path.startswith((".", "/", "~")) or path.endswith(LOCAL_DATA_SUFFIXES) or Path(path).exists()
+    return path.count("/") <= 1 and not local and path not in SHIPPED_DATA
 
 
 class ConfigError(ValueError):
     """A config value that cannot work; the message names key, value and the fix."""
+
+
+def local_file(path: str) -> Path | None:
+    """The file a data path reads: a shipped set's, the path itself, or the train.jsonl of a curated output
+    folder; None for a hub dataset id. Raises ConfigError when a local path has no such file."""
+    if path in SHIPPED_DATA:
+        return SHIPPED_DATA[path]
+    if is_hub_id(path):
+        return None
+    local = Path(path).expanduser()
+    file = local / CURATED_FILE if local.is_dir() else local
+    if not file.is_file():
+        raise ConfigError(f"{path}: no such file, nor a curated folder with {CURATED_FILE}; "
+                          "for a hub dataset give its id, owner/name")  # fmt: skip
+    return file
+
+
+def read_rows(path: Path) -> Iterator[dict]:
+    """The rows of a local data file, lazily (its first row costs one line): JSON lines (.jsonl, or gzipped
+    .jsonl.gz), a JSON array of rows (.json) or Parquet."""
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+            yield from (json.loads(line) for line in f if line.strip())
+    elif path.suffix == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            rows = None
+        if not isinstance(rows, list):
+            raise ConfigError(f"{path}: not a JSON array of rows; JSON lines go in a .jsonl file")
+        yield from rows
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield from batch.to_pylist()
+    else:
+        raise ConfigError(f"{path}: unknown data file kind; use one of {', '.join(LOCAL_DATA_SUFFIXES)}")
 
 
 class _Schema(BaseModel):
@@ -79,24 +121,15 @@ class ModelConfig(_Schema):
 
 class DataSource(_Schema):
     path: str
-    """Hub dataset id, a local .jsonl/.json/.parquet file, an output folder of `python -m openrs.curate`, or
-    `arithmetic:easy` / `arithmetic:hard` (generated problems, openrs.arithmetic)."""
+    """Hub dataset id, a local .jsonl/.jsonl.gz/.json/.parquet file, an output folder of `python -m openrs.curate`,
+    `deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), or `arithmetic:easy` / `arithmetic:hard`
+    (generated problems, openrs.arithmetic)."""
     split: str
     """Split to read from a hub dataset (local files have one split, `train`)."""
     count: int | None = Field(gt=0)
     """Rows to draw from this source; null with fraction null takes all rows."""
     fraction: float | None = Field(gt=0, le=1)
     """Share of this source's rows to draw, in (0, 1]; exclusive with count."""
-
-    @property
-    def is_local(self) -> bool:
-        return self.generated_level is None and not is_hub_id(self.path)
-
-    @property
-    def local_file(self) -> Path:
-        """The local file to read: path itself, or the train.jsonl of a curated output folder."""
-        path = Path(self.path).expanduser()
-        return path / CURATED_FILE if path.is_dir() else path
 
     @property
     def generated_level(self) -> str | None:
@@ -524,28 +557,14 @@ def _describe(err: ValidationError) -> str:
     return "invalid config:\n  " + "\n  ".join(lines)
 
 
-def _columns_of(path: Path) -> list[str]:
-    """Column names of a local .jsonl/.json/.parquet file, read from its first row or schema."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    with path.open() as f:
-        if path.suffix == ".json":
-            rows = json.load(f)
-            return list(rows[0]) if rows else []
-        first = f.readline()
-    return list(json.loads(first)) if first.strip() else []
-
-
 class CurateSource(_Schema):
     """One source of a curated training set (openrs.curate)."""
 
     name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
     """Label of its rows (`source` column, the mix's counts, the manifest)."""
     path: str
-    """`deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), a local .jsonl/.jsonl.gz/.parquet
-    file, an output folder of an earlier curation, or a hub dataset id."""
+    """`deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), a local .jsonl/.jsonl.gz/.json/.parquet
+    file, an output folder of an earlier curation (or one of its step files), or a hub dataset id."""
     split: str
     """Split of a hub dataset (local files have one, `train`)."""
     problem_column: str
@@ -563,19 +582,21 @@ class BoxedStep(_Schema):
 
 class AnsweredStep(_Schema):
     step: Literal["answered"]
-    """Drop rows whose problem (letters and digits) or answer is missing or empty."""
+    """Drop rows whose problem has no letter nor digit, or whose answer is missing or empty."""
 
 
 class DedupeStep(_Schema):
     step: Literal["dedupe"]
-    """Keep the first row of each problem, exact or identical up to case, spacing and punctuation."""
+    """Keep the first row of each problem, exact or identical up to case, spacing, punctuation and LaTeX layout
+    (openrs.curate.normalized: operators and digits count)."""
     conflicting: Literal["drop", "keep_first"]
     """Duplicates whose answers differ: drop every row of the problem (its gold is in doubt), or keep the first."""
 
 
 class DecontaminateStep(_Schema):
     step: Literal["decontaminate"]
-    """Drop rows matching a benchmark problem exactly (up to case, spacing, punctuation) or by word n-grams."""
+    """Drop rows matching a benchmark problem exactly (up to case, spacing, punctuation and LaTeX layout, as
+    `dedupe` compares) or by word n-grams."""
     benchmarks: list[str] = Field(min_length=1)
     """Benchmarks to protect (openrs.evaluation.load_benchmark names or files)."""
     ngram: int = Field(gt=0)
@@ -610,8 +631,10 @@ class DifficultyStep(_Schema):
 class MixCount(_Schema):
     source: str
     level: str | None
-    """A difficulty band's name, or null for any level."""
-    count: int = Field(gt=0)
+    """A band of the difficulty step, or null for any level. Without a difficulty step, the level the rows of a
+    curated source carry."""
+    count: int | None = Field(gt=0)
+    """Rows to draw; null takes every row of the source and level, in order."""
 
 
 class MixStep(_Schema):
@@ -630,6 +653,27 @@ class CurateConfig(_Schema):
 
     sources: list[CurateSource] = Field(min_length=1)
     steps: list[CurateStep] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _in_order(cls, steps: list) -> list:
+        order = [s.step for s in steps]
+        if order.count("mix") > 1:
+            raise ValueError("one 'mix' step at most, the last: it draws the final set; remove the others")
+        if "mix" in order[:-1]:
+            raise ValueError(f"'mix' must be the last step; move it after {order[-1]!r}")
+        if "difficulty" in order:
+            first = order.index("difficulty")
+            if late := [s for s in ("boxed", "answered") if s in order[first:]]:
+                raise ValueError(f"'difficulty' grades answers, so {late[0]!r} must come before it; move {late[0]!r} "
+                                 "before 'difficulty'")  # fmt: skip
+        bands = [set(s.bands) for s in steps if isinstance(s, DifficultyStep)]
+        if bands and order[-1] == "mix":  # without a difficulty step, levels are those of curated sources
+            for j, c in enumerate(steps[-1].counts):
+                if c.level is not None and c.level not in bands[-1]:
+                    raise ValueError(f"mix counts[{j}].level={c.level!r} is no band of the difficulty step; use one "
+                                     f"of {sorted(bands[-1])} or null")  # fmt: skip
+        return steps
 
     @model_validator(mode="after")
     def _consistent(self) -> CurateConfig:
@@ -654,17 +698,16 @@ def check_local_columns(data: DataConfig) -> None:
 
     Hub sources are checked when they load (still before the model)."""
     for i, source in enumerate(data.sources):
-        if not source.is_local:
+        if source.generated_level is not None:
             continue
-        path = source.local_file
-        if not path.is_file():
-            raise ConfigError(
-                f"data.sources[{i}].path={source.path!r}: no such file, nor a curated folder with {CURATED_FILE}"
-            )
-        columns = _columns_of(path)
+        try:
+            path = local_file(source.path)
+            columns = None if path is None else list(next(read_rows(path), {}))
+        except ConfigError as err:
+            raise ConfigError(f"data.sources[{i}].path: {err}") from None
         for key in ("problem_column", "answer_column"):
             wanted = getattr(data, key)
-            if wanted not in columns:
+            if columns is not None and wanted not in columns:
                 raise ConfigError(f"data.{key}={wanted!r}: {source.path} has no such column; its columns are {columns}")
 
 

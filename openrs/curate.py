@@ -18,7 +18,6 @@ for the manifest); a row is a dict with id (`source:index`), source, problem, an
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import random
@@ -42,57 +41,38 @@ from openrs.config import (
     DifficultyStep,
     JobConfig,
     MixStep,
-    is_hub_id,
     load_job,
+    local_file,
 )
+from openrs.data import source_rows
 
-SHIPPED_TRAIN = {
-    "deepscaler_preview": Path(__file__).resolve().parent / "train_data" / "deepscaler_preview_40315.jsonl.gz"
-}
+# LaTeX that does not change the math: spacing, `$` and \( \) \[ \] delimiters, spacing commands, \left and \right,
+# empty groups (x^{}_{}), the escape of \% and fill-in blanks (\_\_\_ or ___).
+_LATEX_LAYOUT = re.compile(r"\s+|\$|(?<!\\)\\[()\[\],;:! ]|\\(?:left|right)(?![a-zA-Z])|[_^]?\{\}|\\(?=%)|\\_|_{2,}")
+
+
+def _plain_latex(text: str) -> str:
+    """Text without LaTeX layout (_LATEX_LAYOUT), with \\dfrac and \\tfrac as \\frac and a group of one character
+    or command as that (x^{2} is x^2, \\frac{1}{2} is \\frac12, 90^{\\circ} is 90^\\circ: the same in LaTeX)."""
+    text = re.sub(r"\\[dt]frac(?![a-zA-Z])", r"\\frac", _LATEX_LAYOUT.sub("", text))
+    return re.sub(r"(?<!\\)\{(\w|\\[a-zA-Z]+)\}", r"\1", text)
 
 
 def normalized(text: str) -> str:
-    """Text compared up to case, spacing and punctuation: lower-case letters and digits only."""
-    return re.sub(r"[\W_]+", "", text.lower())
+    """Text compared up to case, spacing, punctuation and LaTeX layout (_plain_latex). Operators stay, so x+1=2 and
+    x-1=2 differ, and so do ! and ' (factorial, prime) and a decimal point (1.5 is not 15)."""
+    return re.sub(r"[,;:?\"`]|\.(?!\d)", "", _plain_latex(text).lower())
 
 
 def _answer_key(answer: str) -> str:
-    """An answer up to spacing, `$` and LaTeX's size and fraction-style commands (for conflicting duplicates)."""
-    s = re.sub(r"\s+|\$|\\left|\\right|\\!|\\,", "", answer)
-    return s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").rstrip(".")
-
-
-def _source_file(source: CurateSource) -> Path | None:
-    """The local file a source reads (a curated output folder's train.jsonl), or None for a hub id
-    (`owner/name`). Raises ConfigError when a local path does not exist."""
-    if source.path in SHIPPED_TRAIN:
-        return SHIPPED_TRAIN[source.path]
-    if is_hub_id(source.path):
-        return None
-    path = Path(source.path).expanduser()
-    file = path / CURATED_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise ConfigError(f"curate source {source.name}: {source.path}: no such file, nor a curated folder with "
-                          f"{CURATED_FILE}; for a hub dataset give its id, owner/name")  # fmt: skip
-    return file
+    """An answer up to LaTeX layout (for conflicting duplicates)."""
+    return _plain_latex(answer).rstrip(".")
 
 
 def read_source(source: CurateSource) -> list[dict]:
-    """Rows {id `name:i`, source, problem, answer, solution} of one source, in its order."""
-    path = _source_file(source)
-    if path is not None and path.name.endswith((".jsonl", ".jsonl.gz")):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            raw = [json.loads(line) for line in f if line.strip()]
-    else:
-        import datasets
-
-        ds = (
-            datasets.load_dataset("parquet", data_files=str(path), split="train")
-            if path is not None
-            else datasets.load_dataset(source.path, split=source.split)
-        )
-        raw = [dict(r) for r in ds]
+    """Rows {id `name:i`, source, problem, answer, solution} of one source, in its order; the rows of a curated
+    output keep their pass_rate and level, so that a mix can draw them by level."""
+    raw = source_rows(source.path, source.split)
     wanted = [c for c in (source.problem_column, source.answer_column, source.solution_column) if c]
     if raw and (missing := [c for c in wanted if c not in raw[0]]):
         raise ConfigError(f"curate source {source.name}: {source.path} has no column {missing}; it has {list(raw[0])}")
@@ -104,6 +84,7 @@ def read_source(source: CurateSource) -> list[dict]:
             "answer": None if source.answer_column is None or r[source.answer_column] is None
             else str(r[source.answer_column]),
             **({"solution": str(r[source.solution_column] or "")} if source.solution_column else {}),
+            **{k: r[k] for k in ("pass_rate", "level") if k in r},
         }
         for i, r in enumerate(raw)
     ]  # fmt: skip
@@ -128,7 +109,7 @@ def boxed(rows: list[dict], step: BoxedStep) -> tuple[list[dict], list[dict], di
 def answered(rows: list[dict], step) -> tuple[list[dict], list[dict], dict]:
     kept, removed = [], []
     for row in rows:
-        if not normalized(row["problem"]):
+        if not re.search(r"[^\W_]", row["problem"]):  # no letter nor digit
             removed.append({**row, "reason": "empty problem"})
         elif row["answer"] is None or not row["answer"].strip():
             removed.append({**row, "reason": "empty answer"})
@@ -165,7 +146,8 @@ def dedupe(rows: list[dict], step: DedupeStep) -> tuple[list[dict], list[dict], 
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+    """Runs of letters and digits: `_` is LaTeX's subscript, so a_{1} and a_1 give the same words."""
+    return re.findall(r"[^\W_]+", text.lower())
 
 
 def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
@@ -302,12 +284,12 @@ def mix(rows: list[dict], step: MixStep, seed: int) -> tuple[list[dict], list[di
     for c in step.counts:
         pool = [r for r in rows if r["source"] == c.source and (c.level is None or r.get("level") == c.level)
                 and r["id"] not in taken]  # fmt: skip
-        if len(pool) < c.count:
+        if c.count is not None and len(pool) < c.count:
             raise ConfigError(
                 f"curate mix: source {c.source} level {c.level} has {len(pool)} rows left, fewer than count={c.count}; "
                 "lower the count or loosen the earlier steps"
             )
-        picked = rng.sample(pool, c.count)
+        picked = pool if c.count is None else rng.sample(pool, c.count)
         taken.update(r["id"] for r in picked)
         drawn += picked
     return drawn, [], {"not_drawn": len(rows) - len(drawn)}
@@ -334,7 +316,7 @@ def curate(cfg: CurateConfig, job: JobConfig, out: Path) -> dict:
     rows, sources = [], []
     for source in cfg.sources:
         read = read_source(source)
-        file = _source_file(source)
+        file = local_file(source.path)
         sources.append({**source.model_dump(), "rows": len(read), "sha256": _sha256(file) if file else None})
         print(f"curate: read {len(read)} rows of {source.name} ({source.path})", file=sys.stderr)
         rows += read
@@ -392,7 +374,7 @@ def main(cfg: DictConfig) -> None:
     try:
         curate_cfg, job = load_curate(cfg)
         for source in curate_cfg.sources:  # a missing local file fails before anything loads
-            _source_file(source)
+            local_file(source.path)
         manifest = curate(curate_cfg, job, Path(job.output_dir))
     except ConfigError as err:
         print(f"openrs.curate: {err}", file=sys.stderr)

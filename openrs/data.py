@@ -11,7 +11,16 @@ import sys
 from collections import Counter
 
 from openrs.arithmetic import problems
-from openrs.config import ConfigError, DataConfig, DataSource, JobConfig
+from openrs.config import ConfigError, DataConfig, DataSource, JobConfig, local_file, read_rows
+
+
+def source_rows(path: str, split: str) -> list[dict]:
+    """The rows of a data path as they are: a local file (config.local_file) or a hub dataset's split."""
+    if (file := local_file(path)) is not None:
+        return list(read_rows(file))
+    import datasets
+
+    return [dict(r) for r in datasets.load_dataset(path, split=split)]
 
 
 def load_rows(source: DataSource, problem_column: str, answer_column: str) -> list[dict]:
@@ -19,21 +28,13 @@ def load_rows(source: DataSource, problem_column: str, answer_column: str) -> li
     if (level := source.generated_level) is not None:
         rows = problems(level, "train", count=10**6, seed=0)
     else:
-        import datasets
-
-        if source.is_local:
-            path = source.local_file
-            kind = "parquet" if path.suffix == ".parquet" else "json"
-            ds = datasets.load_dataset(kind, data_files=str(path), split="train")
-        else:
-            ds = datasets.load_dataset(source.path, split=source.split)
-        missing = {problem_column, answer_column} - set(ds.column_names)
-        if missing:
+        rows = source_rows(source.path, source.split)
+        columns = list(rows[0]) if rows else []
+        if missing := {problem_column, answer_column} - set(columns):
             raise ConfigError(
-                f"data: {source.path} has no column {sorted(missing)}; its columns are {ds.column_names}: "
+                f"data: {source.path} has no column {sorted(missing)}; its columns are {columns}: "
                 f"set data.problem_column / data.answer_column"
             )
-        rows = [dict(r) for r in ds]
     for row in rows:
         row["problem"], row["answer"] = row.pop(problem_column), row.pop(answer_column)
         row["source"] = source.path

@@ -2,10 +2,12 @@
 copy, config errors, and the whole `python -m openrs.curate` run twice (byte-identical, counts that add up)."""
 
 import json
+import re
 
 import pytest
 from conftest import run_openrs
 from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
 from openrs.config import (
@@ -13,12 +15,14 @@ from openrs.config import (
     BoxedStep,
     ConfigError,
     CurateSource,
+    DataSource,
     DecontaminateStep,
     DedupeStep,
     MixCount,
     MixStep,
 )
-from openrs.curate import answered, boxed, decontaminate, dedupe, load_curate, mix, read_source
+from openrs.curate import answered, boxed, curate, decontaminate, dedupe, load_curate, mix, normalized, read_source
+from openrs.data import load_rows
 
 DEEPSCALER = CurateSource(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
                           answer_column="answer", solution_column=None)  # fmt: skip
@@ -27,6 +31,11 @@ FIVE = ["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]
 
 def row(i: int, problem: str, answer: str | None = "1", source: str = "s", **extra) -> dict:
     return {"id": f"{source}:{i}", "source": source, "problem": problem, "answer": answer, **extra}
+
+
+def write_jsonl(path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +47,21 @@ def test_decontamination_removes_the_benchmark_problems_of_the_shipped_deepscale
     kept, removed, report = decontaminate(deepscaler, DecontaminateStep(step="decontaminate", benchmarks=FIVE,
                                                                         ngram=8, threshold=0.5))  # fmt: skip
     exact = {r["id"]: r["benchmark_problem"] for r in removed if r["kind"] == "exact"}
-    assert exact == {  # identical up to case, spacing and punctuation
+    assert exact == {  # identical up to case, spacing, punctuation and LaTeX layout (\( \), $, x^{2} for x^2)
+        "deepscaler:3977": "math500:test/intermediate_algebra/2015.json",
         "deepscaler:5788": "math500:test/intermediate_algebra/1791.json",
         "deepscaler:6417": "math500:test/intermediate_algebra/1365.json",
-        "deepscaler:6593": "math500:test/intermediate_algebra/582.json",
         "deepscaler:6718": "math500:test/intermediate_algebra/90.json",
         "deepscaler:6976": "math500:test/intermediate_algebra/2146.json",
         "deepscaler:7141": "math500:test/intermediate_algebra/1411.json",
         "deepscaler:7202": "math500:test/intermediate_algebra/1849.json",
         "deepscaler:6186": "olympiadbench:1930",
     }
+    found = {r["id"]: (r["kind"], r["benchmark_problem"], r["overlap"]) for r in removed}
+    # \overline{r_1} for \overline{r}_1: different LaTeX, the same words once `_` splits them
+    assert found["deepscaler:6593"] == ("ngram", "math500:test/intermediate_algebra/582.json", 1.0)
     # n-gram matches: the same problem reworded ("[i]Version 1[/i]. Let n be ..."), or with other numbers
-    version_1 = next(r for r in removed if r["id"] == "deepscaler:6344")
-    assert version_1["kind"] == "ngram" and version_1["benchmark_problem"] == "olympiadbench:1872"
+    assert found["deepscaler:6344"][:2] == ("ngram", "olympiadbench:1872")
     assert all(r["overlap"] >= 0.5 for r in removed) and len(kept) + len(removed) == len(deepscaler)
     assert sum(report["removed_by_benchmark"].values()) == len(removed)
 
@@ -58,9 +69,23 @@ def test_decontamination_removes_the_benchmark_problems_of_the_shipped_deepscale
 def test_dedupe_of_the_shipped_deepscaler_reports_its_conflicting_duplicates(deepscaler):
     assert len(deepscaler) == 40315 - 6  # the 6 empty answers went first
     kept, removed, report = dedupe(deepscaler, DedupeStep(step="dedupe", conflicting="drop"))
-    assert report["exact_duplicate_rows"] == 928 and report["conflicting_problems"] == 205
+    assert report["exact_duplicate_rows"] == 928 and report["normalised_duplicate_rows"] == 588
+    assert report["conflicting_problems"] == 192 and len(kept) == 38601
     assert all(len(set(c["answers"])) > 1 for c in report["conflicts"])
     assert len({r["problem"] for r in kept}) == len(kept) == len(deepscaler) - len(removed)
+
+
+def test_normalised_text_keeps_operators_and_drops_layout():
+    different = [("x+1=2", "x-1=2"), ("x<1", "x>1"), ("a/b", "ab"), ("2^{n+1}", "2^{n}+1"), ("x=1.5", "x=15"),
+                 ("5!", "5"), ("f'(x)", "f(x)")]  # fmt: skip
+    assert all(normalized(a) != normalized(b) for a, b in different)
+    same = [("Find $x^{2}$.", "find  x^2"), (r"Let \( \dfrac{1}{2} \) be", r"let \frac12 be"),
+            (r"\left( a \right)", "(a)"), (r"90^{\circ}, 30\%?", r"90^\circ 30%"),
+            (r"$k^{}_{}$ is \_\_\_.", "k is")]  # fmt: skip
+    assert all(normalized(a) == normalized(b) for a, b in same)
+    kept, _, report = dedupe([row(0, "Solve x+1=2.", "1"), row(1, "Solve x-1=2.", "3")],
+                             DedupeStep(step="dedupe", conflicting="drop"))  # fmt: skip
+    assert len(kept) == 2 and report["conflicting_problems"] == 0
 
 
 def test_dedupe_keeps_the_first_of_each_problem_and_drops_those_in_doubt():
@@ -104,6 +129,28 @@ def test_mix_draws_its_counts_with_the_seed_and_names_a_short_source():
     short = MixStep(step="mix", counts=[MixCount(source="b", level=None, count=6)])
     with pytest.raises(ConfigError, match="source b level None has 5 rows left, fewer than count=6"):
         mix(rows, short, seed=1)
+    every = MixStep(step="mix", counts=[MixCount(source="a", level="hard", count=None)])
+    assert [r["id"] for r in mix(rows, every, seed=1)[0]] == [f"a:{i}" for i in range(0, 20, 2)]  # in order
+
+
+def test_open_rs_draws_its_easy_problems_from_what_open_deepscaler_judged(tmp_path, monkeypatch):
+    """Easy means solved 4 times out of 4 by open-deepscaler's judge, among the rows its difficulty step kept: not a
+    raw DeepScaleR row it dropped as conflicting or too long."""
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "outputs/curate/open_s1" / CURATED_FILE,
+                [{"problem": f"Compute {i} + 100.", "answer": str(i + 100), "level": "hard", "pass_rate": 0.0}
+                 for i in range(3)])  # fmt: skip
+    judged = [{"problem": f"Compute {i} times 7.", "answer": str(7 * i), "level": "hard" if i < 3 else "easy",
+               "pass_rate": 0.25 if i < 3 else 1.0} for i in range(6)]  # fmt: skip
+    write_jsonl(tmp_path / "outputs/curate/open_deepscaler/04_difficulty.jsonl", judged)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("curate", overrides=[f"output_dir={tmp_path / 'out'}", "curate=open_rs",
+                                           *(f"curate.steps.3.counts.{i}.count=2" for i in range(3))])  # fmt: skip
+    curate(*load_curate(cfg), tmp_path / "out")
+    out = [json.loads(line) for line in (tmp_path / "out" / CURATED_FILE).read_text().splitlines()]
+    easy = [r for r in out if r.get("level") == "easy"]
+    assert len(out) == 6 and len(easy) == 2 and all(r["pass_rate"] == 1.0 for r in easy)
+    assert {r["problem"] for r in easy} <= {r["problem"] for r in judged[3:]}
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "curate").glob("*.yaml")))
@@ -117,7 +164,16 @@ def test_every_curate_preset_validates(preset):
 def test_a_missing_local_source_is_named_before_anything_loads(tmp_path):
     proc = run_openrs("-m", "openrs.curate", "curate=open_rs", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "curate source open_s1: outputs/curate/open_s1: no such file, nor a curated folder" in proc.stderr
+    assert "openrs.curate: outputs/curate/open_s1: no such file, nor a curated folder" in proc.stderr
+
+
+def test_data_and_curate_sources_resolve_a_path_alike(tmp_path):
+    shipped = load_rows(DataSource(path="deepscaler_preview", split="train", count=None, fraction=None), "problem",
+                        "answer")  # fmt: skip
+    assert [r["problem"] for r in shipped] == [r["problem"] for r in read_source(DEEPSCALER)]
+    missing = DEEPSCALER.model_copy(update={"path": str(tmp_path / "nope")})
+    with pytest.raises(ConfigError, match="nope: no such file, nor a curated folder with train.jsonl"):
+        read_source(missing)
 
 
 @pytest.mark.parametrize(
@@ -134,6 +190,36 @@ def test_a_bad_curate_config_names_the_key(override, message):
         cfg = compose("curate", overrides=["output_dir=/tmp/openrs-test", override])
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_curate(cfg)
+
+
+def curate_steps_edited(edit) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("curate", overrides=["output_dir=/tmp/openrs-test"])
+    steps = OmegaConf.to_container(cfg.curate.steps)  # answered, dedupe, decontaminate, difficulty, mix
+    edit(steps)
+    cfg.curate.steps = steps
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.insert(1, s.pop()), "curate.steps: 'mix' must be the last step; move it after 'difficulty'"),
+        (lambda s: s.append(s[-1]), "curate.steps: one 'mix' step at most, the last"),
+        (
+            lambda s: s.insert(3, s.pop(0)),
+            "curate.steps: 'difficulty' grades answers, so 'answered' must come before "
+            "it; move 'answered' before 'difficulty'",
+        ),
+        (
+            lambda s: s[4]["counts"][0].update(level="easy"),
+            "curate.steps: mix counts[0].level='easy' is no band of the difficulty step; use one of ['hard'] or null",
+        ),
+    ],
+)
+def test_curate_steps_out_of_order_name_the_fix(edit, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_curate(curate_steps_edited(edit))
 
 
 @pytest.mark.slow

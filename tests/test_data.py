@@ -1,5 +1,6 @@
 """Data mix, prompt rendering, the arithmetic generator, checkpoint discovery and launch commands: no training."""
 
+import gzip
 import json
 from pathlib import Path
 
@@ -7,7 +8,8 @@ import pytest
 from conftest import compose_cfg
 
 from openrs.arithmetic import problems
-from openrs.config import ConfigError, DataConfig, load_job
+from openrs.config import ConfigError, CurateSource, DataConfig, load_job
+from openrs.curate import read_source
 from openrs.data import build_mix, render_prompts
 from openrs.launch import accelerate_command
 from openrs.tiny import build_tokenizer
@@ -54,6 +56,46 @@ def test_mix_reads_parquet_and_renamed_columns(tmp_path):
     datasets.Dataset.from_list([{"question": "q", "final": "7", "extra": 1}]).to_parquet(path)
     rows, _ = build_mix(mix({"path": path}, problem="question", answer="final"))
     assert rows == [{"problem": "q", "answer": "7", "extra": 1, "source": path}]
+
+
+def write_file(path: Path, rows: list[dict]) -> str:
+    """Rows written as the kind of file the name says: .jsonl.gz, .json, .parquet, else JSON lines."""
+    if path.name.endswith(".jsonl.gz"):
+        path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    elif path.suffix == ".json":
+        path.write_text(json.dumps(rows))
+    elif path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        write_jsonl(path, rows)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz", "d.json", "d.parquet"])
+def test_every_local_file_kind_is_checked_and_read_alike_by_data_and_curate(tmp_path, name):
+    path = write_file(tmp_path / name, [{"problem": "1+1", "answer": "2"}, {"problem": "2+2", "answer": "4"}])
+    load_job(compose_cfg(f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"))
+    assert [r["problem"] for r in build_mix(mix({"path": path}))[0]] == ["1+1", "2+2"]
+    source = CurateSource(name="s", path=path, split="train", problem_column="problem", answer_column="answer",
+                          solution_column=None)  # fmt: skip
+    assert [r["problem"] for r in read_source(source)] == ["1+1", "2+2"]
+
+
+def test_an_unknown_local_file_kind_names_the_known_ones(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("problem,answer\n1+1,2\n")
+    msg = "d.csv: unknown data file kind; use one of .jsonl, .jsonl.gz, .json, .parquet"
+    with pytest.raises(ConfigError, match=msg):
+        load_job(compose_cfg(f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"))
+    with pytest.raises(ConfigError, match=msg):
+        build_mix(mix({"path": str(path)}))
+    lines = tmp_path / "lines.json"
+    lines.write_text('{"problem": "1+1", "answer": "2"}\n{"problem": "2+2", "answer": "4"}\n')
+    with pytest.raises(ConfigError, match="lines.json: not a JSON array of rows; JSON lines go in a .jsonl file"):
+        build_mix(mix({"path": str(lines)}))
 
 
 def test_missing_column_names_the_columns_and_the_fix(tmp_path):
