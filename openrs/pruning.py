@@ -1,6 +1,6 @@
 """Optuna pruning during training: when the Optuna sweeper (hydra_plugins/openrs_optuna) runs this job as a
 trial, it sets OPENRS_OPTUNA_TRIAL; after each step-wise evaluation the main process reports the step's
-score (the mean over benchmarks, as the selection scores it) to the trial, and when the study's pruner
+score (the mean over benchmarks, as the selection scores it) to the trial, and when the sweeper's pruner
 says so every rank saves a checkpoint and stops. The job then ends as a pruned trial (PRUNED_MARKER)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
 
@@ -15,18 +16,27 @@ from openrs.config import JobConfig
 from openrs.degradation import analyse, load_run
 from openrs.train import PRUNED_MARKER, TRIAL_ENV, any_rank
 
+if TYPE_CHECKING:
+    import optuna
+
+
+def trial_of(spec: dict) -> optuna.Trial:
+    """The trial a job runs, from the sweeper's spec: storage, study, trial number and the pruner's config
+    (a study loaded without it would judge with Optuna's default pruner)."""
+    import optuna
+    from hydra.utils import instantiate
+
+    study = optuna.load_study(study_name=spec["study"], storage=spec["storage"], pruner=instantiate(spec["pruner"]))
+    trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == spec["trial"])
+    return optuna.Trial(study, trial_id)
+
 
 class Pruning(TrainerCallback):
     def __init__(self, job: JobConfig, is_main_process: bool):
         self.job, self.is_main = job, is_main_process
         self.trial = None
         if is_main_process:
-            import optuna
-
-            spec = json.loads(os.environ[TRIAL_ENV])
-            study = optuna.load_study(study_name=spec["study"], storage=spec["storage"])
-            trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == spec["trial"])
-            self.trial = optuna.Trial(study, trial_id)
+            self.trial = trial_of(json.loads(os.environ[TRIAL_ENV]))
 
     def on_step_end(self, args, state, control, **kwargs):
         every, step = self.job.eval.every_steps, state.global_step

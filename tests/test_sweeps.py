@@ -302,3 +302,21 @@ def test_slurm_time_limit_warning_checkpoints_then_requeues(tmp_path):
     [run] = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").search_runs(["1"], "tags.`openrs.output_dir` != ''")
     assert run.info.status == "FINISHED"  # one run, reattached after the requeue
     assert (sweep / "0" / "eval" / "step-6").is_dir()
+
+
+def test_a_trial_job_prunes_with_the_sweepers_pruner(tmp_path):
+    import optuna
+
+    from openrs.pruning import trial_of
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    for _ in range(2):  # two finished trials, scored 0.5 at step 10
+        finished = study.ask()
+        finished.report(0.5, 10)
+        study.tell(finished, 0.5)
+    study.ask()
+    pruner = yaml.safe_load((REPO / "conf/hydra/sweeper/optuna.yaml").read_text())["pruner"]
+    trial = trial_of({"storage": storage, "study": "s", "trial": 2, "pruner": pruner})
+    trial.report(0.1, 10)
+    assert trial.should_prune()  # Optuna's default pruner would wait for 5 finished trials

@@ -4,7 +4,7 @@ pins optuna < 3). Config: conf/hydra/sweeper/optuna.yaml.
 The study lives in `storage` (SQLite file or an RDB URL) under `study_name`: a restarted sweep loads it and
 counts its finished trials towards n_trials. Each trial is one job of the sweep (a child MLflow run); its
 objective is the job's return value, the selected checkpoint's score. Jobs learn their trial through
-OPENRS_OPTUNA_TRIAL (storage, study, trial number) and report their step-wise scores to it (openrs.pruning), so
+OPENRS_OPTUNA_TRIAL (storage, study, trial number, pruner) and report their step-wise scores to it (openrs.pruning), so
 the study's pruner can stop a poor trial early.
 
 Several sweepers may share a study: each marks its running trials with its host, pid and a heartbeat. A running
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from hydra.plugins.sweeper import Sweeper
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from openrs.train import TRIAL_ENV, TRIAL_TAG
 
@@ -84,7 +84,7 @@ def alive(trial: FrozenTrial, stale_after_s: float) -> bool:
 
 class OptunaSweeper(Sweeper):
     def __init__(self, study_name: str, storage: str, direction: str, n_trials: int, n_jobs: int,
-                 sampler: optuna.samplers.BaseSampler, pruner: optuna.pruners.BasePruner, stale_after_s: float,
+                 sampler: DictConfig, pruner: DictConfig, stale_after_s: float,
                  params: dict[str, str] | None = None):  # fmt: skip
         from openrs.tracking import store_uri
 
@@ -166,13 +166,14 @@ class OptunaSweeper(Sweeper):
 
     def _study(self) -> optuna.Study:
         import optuna
+        from hydra.utils import instantiate
 
         if self.config.get("dry_run"):  # jobs that do not train must not enter the study as failed trials
             self.storage = None
             log.info("dry run: the trials go to a study in memory")
         return optuna.create_study(
             study_name=self.study_name, storage=self.storage, direction=self.direction, load_if_exists=True,
-            sampler=self.sampler, pruner=self.pruner,
+            sampler=instantiate(self.sampler), pruner=instantiate(self.pruner),
         )  # fmt: skip
 
     def _reclaim(self, study: optuna.Study) -> int:
@@ -227,8 +228,9 @@ class OptunaSweeper(Sweeper):
             thread.join()
 
     def _trial_env(self, number: int) -> str:
-        """The override that tells a job its trial (openrs.pruning and openrs.tracking read it)."""
-        trial = json.dumps({"storage": self.storage, "study": self.study_name, "trial": number})
+        """The override that tells a job its trial and the pruner (openrs.pruning and openrs.tracking read it)."""
+        pruner = OmegaConf.to_container(self.pruner, resolve=True)
+        trial = json.dumps({"storage": self.storage, "study": self.study_name, "trial": number, "pruner": pruner})
         return f"+hydra.job.env_set.{TRIAL_ENV}='{trial}'"
 
     @staticmethod
