@@ -48,7 +48,7 @@ from openrs.data import source_rows
 
 # LaTeX that does not change the math: spacing, `$` and \( \) \[ \] delimiters, spacing commands, \left and \right,
 # empty groups (x^{}_{}), the escape of \% and fill-in blanks (\_\_\_ or ___).
-_LATEX_LAYOUT = re.compile(r"\s+|\$|(?<!\\)\\[()\[\],;:! ]|\\(?:left|right)(?![a-zA-Z])|[_^]?\{\}|\\(?=%)|\\_|_{2,}")
+_LATEX_LAYOUT = re.compile(r"\s+|\\?\$|(?<!\\)\\[()\[\],;:! ]|\\(?:left|right)(?![a-zA-Z])|[_^]?\{\}|\\(?=%)|\\_|_{2,}")
 
 
 def _plain_latex(text: str) -> str:

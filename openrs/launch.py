@@ -67,15 +67,23 @@ def _stream(proc: subprocess.Popen, prefix: str) -> threading.Thread:
     return thread
 
 
-def _ignore_sigterm() -> None:
+def _ignore_usr2() -> None:
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+
+
+def _ignore_sigterm_and_usr2() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _ignore_usr2()
 
 
 def _start(cmd: list[str], env: dict, prefix: str, ignore_sigterm: bool = False) -> subprocess.Popen:
+    # SLURM sends its time-limit warning (SIGUSR2) to every process of the job, and by default it kills: only
+    # this controller acts on it (openrs.__main__); the children, and theirs (an ignored signal stays ignored
+    # across fork and exec), ignore it and checkpoint on the SIGTERM the controller sends.
     print(f"openrs: starting {prefix}: {' '.join(cmd)}", file=sys.stderr)
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        preexec_fn=_ignore_sigterm if ignore_sigterm else None,
+        preexec_fn=_ignore_sigterm_and_usr2 if ignore_sigterm else _ignore_usr2,
     )  # fmt: skip
     _stream(proc, prefix)
     return proc

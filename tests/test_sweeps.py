@@ -152,6 +152,18 @@ def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
     assert overlapping and all(a["devices"] != b["devices"] for a, b in overlapping)
 
 
+def test_a_preempted_job_stops_a_gpu_slots_sweep_to_be_requeued(tmp_path):
+    (tmp_path / "app.yaml").write_text(
+        "defaults:\n  - override hydra/launcher: gpu_slots\n  - _self_\n"
+        f"hydra:\n  searchpath: ['file://{REPO / 'conf'}']\n  launcher:\n    gpus: [0]\n    gpus_per_job: 1\n"
+        f"  sweep:\n    dir: {tmp_path / 'sweep'}\nseconds: 0\nfail: -1\ndie: -1\nexit: 0\njob: 0\n"
+    )  # fmt: skip
+    proc = subprocess.run([sys.executable, str(REPO / "tests/apps/gpu_slots_app.py"), "-m", "--config-dir",
+                           str(tmp_path), "job=0,1"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 124, proc.stderr[-2000:]  # as with the other launchers; job 1 never starts
+    assert not (tmp_path / "sweep/0/error.txt").exists() and not (tmp_path / "sweep/1").exists()
+
+
 def test_gpu_slots_must_fit_the_node():
     from hydra_plugins.openrs_gpu_slots.gpu_slots_launcher import slots
 
@@ -320,3 +332,35 @@ def test_a_trial_job_prunes_with_the_sweepers_pruner(tmp_path):
     trial = trial_of({"storage": storage, "study": "s", "trial": 2, "pruner": pruner})
     trial.report(0.1, 10)
     assert trial.should_prune()  # Optuna's default pruner would wait for 5 finished trials
+
+
+def test_two_sweepers_reclaiming_one_trial_run_its_parameters_once(tmp_path):
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState
+
+    from hydra_plugins.openrs_optuna.optuna_sweeper import OptunaSweeper
+
+    sampler, pruner = (
+        OmegaConf.create({"_target_": f"optuna.{c}"}) for c in ("samplers.RandomSampler", "pruners.NopPruner")
+    )
+    sweeper = OptunaSweeper("s", f"sqlite:///{tmp_path}/optuna.db", "maximize", n_trials=1, n_jobs=1,
+                            sampler=sampler, pruner=pruner, stale_after_s=600)  # fmt: skip
+    sweeper.config = OmegaConf.create({"tracking": {"uri": None}})
+    study = sweeper._study()
+    trial = study.ask({"x": FloatDistribution(0, 1)})
+    for _ in range(2):  # two sweepers take it for interrupted, one after the other
+        sweeper._interrupted(study, study.trials[0], "its sweeper stopped")
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.WAITING]  # queued again once
+    OptunaSweeper._tell(study, trial, SimpleNamespace(_return_value=0.5))  # its own sweeper, late: no error
+    assert study.trials[0].state == TrialState.FAIL
+
+
+def test_the_children_of_a_launched_job_ignore_slurms_warning():
+    from openrs.launch import _start
+
+    child = _start([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGUSR2)"], dict(os.environ),
+                   "child")  # fmt: skip
+    assert child.wait(timeout=60) == 0  # SIGUSR2's default action would have killed it

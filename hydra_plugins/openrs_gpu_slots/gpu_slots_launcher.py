@@ -15,6 +15,7 @@ import os
 import pickle
 import queue
 import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,6 +65,8 @@ def _run(payload: bytes, report) -> None:
     its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose)."""
     try:
         _job(payload, report)
+    except SystemExit as exit:  # a preempted job (openrs.__main__): the launcher stops the sweep, to be requeued
+        report.send(SystemExit(exit.code))
     except Exception as err:  # noqa: BLE001 - sent as text: the launcher may not unpickle it
         report.send(RuntimeError(f"{type(err).__name__}: {err}"))
 
@@ -128,10 +131,14 @@ class GPUSlotsLauncher(Launcher):
         state, task = Singleton.get_state(), _reference(self.task_function)
         spawn = multiprocessing.get_context("spawn")  # a fresh process: CUDA not yet initialised, nothing inherited
 
+        preempted = threading.Event()  # a job exited to be requeued: the sweep stops, no other job starts
+
         def run(idx: int, overrides: Sequence[str]) -> JobReturn:
             devices = free.get()  # as many threads as slots: one is always free here
             job_dir = None
             try:
+                if preempted.is_set():
+                    return JobReturn(overrides=list(overrides), status=JobStatus.UNKNOWN)
                 log.info(f"\t#{idx} on GPUs {devices}: {' '.join(overrides)}")
                 receive, send = spawn.Pipe(duplex=False)
                 payload = (self.hydra_context, task, self.config, overrides, idx, devices, state)
@@ -140,7 +147,7 @@ class GPUSlotsLauncher(Launcher):
                 send.close()  # only the job holds it now: its end is when the job's process ends
                 try:
                     while not isinstance(message := receive.recv(), JobReturn):
-                        if isinstance(message, Exception):
+                        if isinstance(message, BaseException):
                             raise message
                         job_dir = message
                     return message
@@ -149,6 +156,9 @@ class GPUSlotsLauncher(Launcher):
                     raise RuntimeError(f"the job's process died (exit code {process.exitcode})") from None
                 finally:
                     process.join()
+            except SystemExit:
+                preempted.set()
+                raise
             except Exception as err:  # noqa: BLE001 - the process died (killed, out of memory): this job failed
                 log.error(f"\t#{idx} failed: {err}")
                 if job_dir is not None:

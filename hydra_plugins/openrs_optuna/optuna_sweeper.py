@@ -118,14 +118,14 @@ class OptunaSweeper(Sweeper):
         log.info(f"study {self.study_name} in {self.storage}: {self._finished(study)} of {self.n_trials} trials done")
         while (remaining := self.n_trials - self._finished(study) - self._reclaim(study)) > 0:
             trials = [study.ask(space) for _ in range(min(self.n_jobs, remaining))]
-            batch = [[*fixed, *(f"{k}={v}" for k, v in t.params.items()), self._trial_env(t.number)] for t in trials]
             try:
+                batch = [[*fixed, *(f"{k}={v}" for k, v in t.params.items()), self._trial_env(t.number)]
+                         for t in trials]  # fmt: skip
                 with self._heartbeat(trials):
                     results = self.launcher.launch(batch, initial_job_idx=trials[0].number)
             except Exception as err:  # the launcher itself failed: no trial may stay running
                 for trial in trials:
-                    trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:1000])
-                    study.tell(trial, state=TrialState.FAIL)
+                    self._failed(study, trial, err)
                 raise
             except BaseException:  # Ctrl-C: these trials were interrupted, a restart runs them again
                 for trial in trials:
@@ -187,19 +187,27 @@ class OptunaSweeper(Sweeper):
         return sum(alive(t, self.stale_after_s) for t in running)
 
     def _interrupted(self, study: optuna.Study, trial: FrozenTrial | optuna.Trial, why: str) -> None:
-        """Close an interrupted trial and its MLflow run as failed, and queue its parameters again."""
+        """Close an interrupted trial and its MLflow run as failed, and queue its parameters again; nothing when
+        another sweeper closed it first."""
         import optuna
+        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
+        try:
+            optuna.Trial(study, trial._trial_id).set_user_attr("interrupted", True)
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (ValueError, UpdateFinishedTrialError):  # closed already: by another sweeper, or by its own
+            return
         study.enqueue_trial(trial.params, skip_if_exists=False)
-        optuna.Trial(study, trial._trial_id).set_user_attr("interrupted", True)
-        study.tell(trial.number, state=TrialState.FAIL)
         log.info(f"trial {trial.number} was interrupted ({why}); its parameters run again")
         uri = OmegaConf.select(self.config, "tracking.uri")
         if uri is not None and self.storage is not None:
             from openrs.sweep import close_dead_runs
 
-            close_dead_runs(uri, f"tags.`{TRIAL_TAG}` = '{self.study_name}:{trial.number}'", f"interrupted: {why}")
+            try:
+                close_dead_runs(uri, f"tags.`{TRIAL_TAG}` = '{self.study_name}:{trial.number}'", f"interrupted: {why}")
+            except Exception as err:  # noqa: BLE001 - the study is right; only the run's status lags
+                log.warning(f"the MLflow run of trial {trial.number} could not be closed: {err}")
 
     @contextlib.contextmanager
     def _heartbeat(self, trials: list[optuna.Trial]):
@@ -243,16 +251,26 @@ class OptunaSweeper(Sweeper):
                    for t in study.trials)  # fmt: skip
 
     @staticmethod
+    def _failed(study: optuna.Study, trial: optuna.Trial, error) -> None:
+        """Close a trial as failed with its error (a user attribute), unless it was closed already."""
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        with contextlib.suppress(UpdateFinishedTrialError):
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:1000])
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+    @staticmethod
     def _tell(study: optuna.Study, trial: optuna.Trial, result) -> None:
         import optuna
         from optuna.trial import TrialState
 
         value = result._return_value
+        # skip_if_finished: another sweeper that took this one for gone may have closed it already.
         if isinstance(value, optuna.TrialPruned):
-            study.tell(trial, state=TrialState.PRUNED)
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
         elif isinstance(value, BaseException) or value is None or not math.isfinite(value):
             log.warning(f"trial {trial.number} failed: {value!r}")
-            trial.set_user_attr("error", f"{value!r}"[:1000])
-            study.tell(trial, state=TrialState.FAIL)
+            OptunaSweeper._failed(study, trial, value)
         else:
-            study.tell(trial, float(value))
+            study.tell(trial, float(value), skip_if_finished=True)

@@ -1,9 +1,10 @@
 """A Hydra app for the GPU-slot launcher test: each job records the GPUs it saw and when it ran, then
-fails when told to; one kills its own process instead."""
+fails when told to; one kills its own process instead, one exits as a preempted job does."""
 
 import json
 import os
 import signal
+import sys
 import time
 
 import hydra
@@ -16,6 +17,8 @@ def main(cfg) -> int:
     time.sleep(cfg.seconds)
     if cfg.job == cfg.die:
         os.kill(os.getpid(), signal.SIGKILL)
+    if cfg.job == cfg.get("exit"):
+        sys.exit(124)
     record = {"devices": os.environ["CUDA_VISIBLE_DEVICES"], "start": start, "end": time.time(), "pid": os.getpid()}
     with open(os.path.join(HydraConfig.get().runtime.output_dir, "ran.json"), "w") as f:
         json.dump(record, f)
