@@ -114,7 +114,11 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
     while not trials(TrialState.RUNNING):  # the second trial has started
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
-    time.sleep(5)  # its job has opened its MLflow run
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")  # the first trial created the store
+    trial_run = f"tags.`openrs.optuna_trial` = 'smoke_lr_kl:{trials(TrialState.RUNNING)[0].number}'"
+    while not client.search_runs(["1"], trial_run):  # its job has opened its MLflow run
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
     proc.kill()
     proc.wait()
     first = trials(TrialState.COMPLETE, TrialState.PRUNED)
@@ -127,7 +131,6 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
     assert [t.number for t in failed] == [interrupted.number] and failed[0].user_attrs["interrupted"]
     assert interrupted.params in [t.params for t in finished if t.number > interrupted.number]  # run again
     assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     [run] = client.search_runs(["1"], f"tags.`openrs.optuna_trial` = 'smoke_lr_kl:{interrupted.number}'")
     assert run.info.status == "FAILED" and run.data.tags["openrs.error"] == "interrupted: its sweeper stopped"
 
