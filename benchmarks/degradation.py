@@ -1,6 +1,6 @@
 """How often the degradation detector raises a false alarm, and how soon it finds a real drop.
 
-    python benchmarks/degradation.py --trials 500
+    python benchmarks/degradation.py --trials 2000
 
 Simulated runs of 10 evaluations, 50 steps apart (openrs.degradation.simulate_run): flat, rising
 (+8 points), and the paper's Figure 2 shape (+5 points by step 100, then 10 points down from that peak at
@@ -25,7 +25,7 @@ CURVES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--trials", type=int, default=500)
+    parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args()
     print(f"alpha {args.alpha}, persistence 2, {args.trials} runs per cell\n")

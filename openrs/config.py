@@ -353,9 +353,10 @@ class TrackingConfig(_Schema):
 
 class SelectionConfig(_Schema):
     alpha: float = Field(gt=0, lt=1)
-    """One-sided significance level of the degradation tests (openrs.degradation), before corrections."""
+    """Chance that a run whose true score never drops is declared degraded (openrs.degradation), over all
+    its step-wise evaluations."""
     persistence: int = Field(ge=1)
-    """Step-wise evaluations in a row that must show a drop before degradation is confirmed."""
+    """Step-wise evaluations from the onset on that must show a drop before degradation is confirmed."""
     early_stop: bool
     """Stop training at the evaluation that confirms degradation (checkpointing that step)."""
     alias: str = Field(min_length=1)
@@ -477,6 +478,13 @@ class JobConfig(_Schema):
     @property
     def batch(self) -> BatchPlan:
         return plan_batch(self.trainer.global_batch_size, self.hardware.world_size, self.hardware.max_per_device_batch)
+
+    def degradation_levels(self) -> dict[str, Any]:
+        """Keyword arguments for openrs.degradation.analyse: the selection's levels, and the step-wise
+        evaluations the job plans (step 0 and every eval.every_steps up to max_steps; None when off)."""
+        every = self.eval.every_steps
+        looks = self.trainer.max_steps // every + 1 if every else None
+        return {"alpha": self.selection.alpha, "persistence": self.selection.persistence, "looks": looks}
 
     def grpo_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for trl.GRPOConfig, everything the job fixes (lengths in tokens)."""

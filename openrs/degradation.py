@@ -11,13 +11,18 @@ benchmark (from the spread of the differences within each).
 - peak: the step with the highest score.
 - earliest tied: the earliest step whose score is not significantly below the peak. openrs.select keeps the
   peak instead: on simulated runs its true score is closer to the best (benchmarks/early_stop.py).
-- onset: the first step t at which the score is significantly below the best score seen before t, and
-  stays so for `persistence` evaluations in a row (t and the ones after it); each test runs at alpha / t^2,
-  corrected for picking that best among t earlier steps and for testing again at every evaluation. The
-  bound is not exact (the tests overlap); benchmarks/degradation.py measures the false-alarm rate of whole
-  runs of 10 evaluations, 1.0 to 4.4% at alpha 0.05; much longer runs may exceed alpha. The rule only
-  looks backwards, so the same function decides an early stop during training: degradation is confirmed
-  at the last evaluation of the persistence window.
+- onset: a change point. At every evaluation n the detector compares, for each candidate onset t, the mean
+  score of the evaluations from t to n (each below the reference) with the best reference window of
+  evaluations before t; the largest standardized drop over all (window, t) is the statistic, and its t the
+  likeliest onset, which must have at least `persistence` evaluations from it to n. The standard error of
+  one evaluation's score is pooled from each problem's spread of pass rates across the evaluations so far
+  (many degrees of freedom, so 40-problem benchmarks keep an honest tail). The threshold is the (1 - alpha)
+  quantile of the statistic's maximum over all the run's evaluations on flat runs of independent normal
+  scores (a Pocock-style boundary, simulated once per number of evaluations): on a flat run the chance of
+  any alarm is alpha, whatever the benchmark. The first evaluation over the threshold confirms degradation
+  at that onset. The rule only looks backwards, so the same function decides an early stop during training,
+  given the number of evaluations the run plans. benchmarks/degradation.py measures false alarms and
+  detection.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from statistics import NormalDist
 
@@ -96,9 +102,39 @@ def _significantly_below(m: RateMatrix, lower: int, upper: int, z: float) -> boo
     return bool(mean > 0) if se == 0 else bool(mean / se > z)
 
 
-def analyse(results: Results, alpha: float = 0.05, persistence: int = 2) -> Degradation:
-    """Peak, best and onset steps of a run (see the module docstring). alpha: one-sided level, before the
-    corrections; persistence: evaluations in a row that must show the drop."""
+def _largest_drop(x: np.ndarray, persistence: int) -> tuple[np.ndarray, np.ndarray]:
+    """The largest standardized drop at the last evaluation of runs x (runs x evaluations, scores in units
+    of one evaluation's standard error; see the module docstring) -> (drop, its onset index), each (runs,);
+    the drop is -inf where no candidate qualifies or fewer than `persistence` evaluations follow its onset."""
+    runs, n = x.shape
+    cum = np.concatenate([np.zeros((runs, 1)), np.cumsum(x, axis=1)], axis=1)
+    best, onset = np.full(runs, -np.inf), np.zeros(runs, dtype=int)
+    for t in range(1, n):
+        after, before = n - t, t - np.arange(t)  # lengths of [t, n) and of the references [a, t), a = 0 .. t-1
+        reference = (cum[:, t : t + 1] - cum[:, :t]) / before
+        drop = (reference - ((cum[:, n] - cum[:, t]) / after)[:, None]) / np.sqrt(1 / before + 1 / after)
+        drop[reference <= x[:, t:].max(axis=1, keepdims=True)] = -np.inf  # every evaluation since t is lower
+        drop = drop.max(axis=1)
+        better = drop > best
+        best[better], onset[better] = drop[better], t
+    # A dip at the last evaluations is its own likeliest onset: it waits for `persistence` evaluations.
+    best[n - onset < persistence] = -np.inf
+    return best, onset
+
+
+@cache
+def drop_threshold(looks: int, persistence: int, alpha: float, runs: int = 10_000) -> float:
+    """The (1 - alpha) quantile of the largest standardized drop over `looks` evaluations of flat runs,
+    from `runs` simulated runs of independent standard normal scores (fixed seed: the same every time)."""
+    x = np.random.default_rng(0).standard_normal((runs, looks))
+    drops = [_largest_drop(x[:, :n], persistence)[0] for n in range(persistence + 1, looks + 1)]
+    return float(np.quantile(np.max(drops, axis=0), 1 - alpha)) if drops else np.inf
+
+
+def analyse(results: Results, alpha: float = 0.05, persistence: int = 2, looks: int | None = None) -> Degradation:
+    """Peak, best and onset steps of a run (see the module docstring). alpha: chance of a false alarm in a
+    whole flat run; persistence: evaluations from the onset on that must show the drop; looks: evaluations
+    the run plans (default: those in results; an early stop deciding mid-run must give the full count)."""
     if not results:
         raise ValueError("no evaluation results")
     m = rate_matrix(results)
@@ -111,13 +147,16 @@ def analyse(results: Results, alpha: float = 0.05, persistence: int = 2) -> Degr
     tied = next(j for j in range(peak + 1) if not _significantly_below(m, j, peak, z_pair))
 
     onset = confirmed = None
-    for t in range(1, len(steps) - persistence + 1):
-        ref = int(np.argmax(scores[:t]))  # the best score before t: all the early stop could know
-        # alpha / t for picking that best among t earlier steps, and / t again for testing anew at every
-        # evaluation (calibrated by simulation, see the module docstring).
-        z = NormalDist().inv_cdf(1 - alpha / t**2)
-        if all(_significantly_below(m, u, ref, z) for u in range(t, t + persistence)):
-            onset, confirmed = steps[t], steps[t + persistence - 1]
+    threshold = drop_threshold(max(looks or 0, len(steps)), persistence, alpha)
+    for n in range(persistence + 1, len(steps) + 1):
+        # Each evaluation's standard error from the evaluations seen by then, as an early stop would have it.
+        spread = m.rates[:, :n].var(axis=1, ddof=1)
+        error = np.sqrt(sum(spread[g].mean() / len(g) for g in m.groups)) / len(m.groups)
+        if error == 0:
+            continue
+        drop, at = _largest_drop(scores[None, :n] / error, persistence)
+        if drop[0] > threshold:
+            onset, confirmed = steps[at[0]], steps[n - 1]
             break
     return Degradation(per_step, steps[peak], steps[tied], onset, confirmed)
 

@@ -1,10 +1,10 @@
 """Early stop and cost during training.
 
 After each step-wise evaluation the main process runs the degradation analysis (openrs.degradation) on the
-evaluations so far; once degradation is confirmed (selection.persistence evaluations in a row significantly
-below the best score before them) every rank saves a checkpoint and training stops. Time spent, GPU-hours
-(time x hardware GPUs) and their cost at hardware.gpu_hourly_usd go into the trainer's log history (and so
-MLflow) as cost/*; at an early stop also what running on to max_steps would have cost, at the run's pace.
+evaluations so far, with the threshold for all the evaluations the run plans; once degradation is confirmed
+every rank saves a checkpoint and training stops. Time spent, GPU-hours (time x hardware GPUs) and their cost
+at hardware.gpu_hourly_usd go into the trainer's log history (and so MLflow) as cost/*; at an early stop also
+what running on to max_steps would have cost, at the run's pace.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class EarlyStop(TrainerCallback):
             return
         verdict = None
         if self.is_main and self.job.selection.early_stop:
-            verdict = analyse(load_run(Path(self.job.output_dir) / "eval"), **self._levels())
+            verdict = analyse(load_run(Path(self.job.output_dir) / "eval"), **self.job.degradation_levels())
         if not any_rank(verdict is not None and verdict.confirmed_at is not None):
             state.log_history.append(self.cost(step))
             return
@@ -53,9 +53,6 @@ class EarlyStop(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         state.log_history.append(self.cost(state.global_step))
-
-    def _levels(self) -> dict:
-        return {"alpha": self.job.selection.alpha, "persistence": self.job.selection.persistence}
 
     def cost(self, step: int, saved_steps: int = 0) -> dict:
         """cost/* entry at step: hours (wall clock), gpu_hours, usd; with saved_steps > 0 also the GPU-hours

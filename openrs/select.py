@@ -201,7 +201,7 @@ def select(run_dir: Path) -> Selection | None:
     if not results:
         print(f"openrs: {run_dir / 'eval'} holds no step-wise evaluations; nothing to select", file=sys.stderr)
         return None
-    verdict = analyse(results, alpha=job.selection.alpha, persistence=job.selection.persistence)
+    verdict = analyse(results, **job.degradation_levels())
     best = next(s for s in verdict.scores if s.step == verdict.peak_step)
     table = precursors(training_history(run_dir), [s.step for s in verdict.scores], job.length.max_completion_length)
     selection = Selection(best.step, best.score, best.low, best.high, verdict.earliest_tied_step, verdict.onset_step,
