@@ -44,7 +44,8 @@ class Pruning(TrainerCallback):
             return
         prune = False
         if self.trial is not None:
-            self.trial.report(analyse(load_run(Path(self.job.output_dir) / "eval")).scores[-1].score, step)
+            verdict = analyse(load_run(Path(self.job.output_dir) / "eval"), **self.job.degradation_levels())
+            self.trial.report(verdict.scores[-1].score, step)
             prune = self.trial.should_prune()
         if any_rank(prune):
             control.should_save = control.should_training_stop = True

@@ -36,9 +36,10 @@ class StepwiseEvaluation(TrainerCallback):
         if generate is None:  # not the main process
             return
         job, step = self.job, state.global_step
-        # Evaluation must not change the training run: sample from a forked RNG, seeded the same each time.
+        # Evaluation must not change the training run: sample from a forked RNG. Seeded by step, so a rerun
+        # samples alike while evaluations' sampling noise stays independent, as openrs.degradation assumes.
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
-            torch.manual_seed(job.seed)
+            torch.manual_seed(job.seed + step)
             results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.system, job.reward.grading)
         out = Path(job.output_dir) / "eval" / f"step-{step}"
         print(write_report(results, out, f"step {step}"), file=sys.stderr, flush=True)

@@ -37,7 +37,8 @@ def test_earliest_tied_step_when_the_peak_is_not_significantly_higher():
 
 
 def test_only_problems_every_step_saw_are_compared():
-    d = analyse({0: {"a": (1, 1), "b": (0, 1)}, 50: {"a": (1, 1)}})
+    with pytest.warns(UserWarning, match="some problems were not evaluated at every step"):
+        d = analyse({0: {"a": (1, 1), "b": (0, 1)}, 50: {"a": (1, 1)}})
     assert [s.score for s in d.scores] == [1.0, 1.0]
     with pytest.raises(ValueError, match="no problem was evaluated at every step"):
         analyse({0: {"a": (1, 1)}, 50: {"b": (1, 1)}})
@@ -68,6 +69,14 @@ def test_an_early_stop_decides_as_the_whole_run_would():
             cut = analyse({s: r for s, r in run.items() if s <= last}, looks=len(run))
             assert cut.confirmed_at == (whole.confirmed_at if whole.confirmed_at is not None
                                         and whole.confirmed_at <= last else None)  # fmt: skip
+
+
+def test_a_run_outside_the_detectors_assumptions_is_warned_about():
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="sampled a different number of times"):
+        analyse(simulate_run(rng, 40, [8] * 5 + [1] * 5, FLAT))
+    with pytest.warns(UserWarning, match="10 evaluations, more than the 6 planned"):
+        analyse(simulate_run(rng, 40, 4, FLAT), looks=6)
 
 
 def test_with_one_comparison_the_threshold_is_the_one_sided_normal_quantile():
