@@ -135,15 +135,22 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
     assert run.info.status == "FAILED" and run.data.tags["openrs.error"] == "interrupted: its sweeper stopped"
 
 
-def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
+def gpu_slots_app(tmp_path: Path, gpus: list[int], gpus_per_job: int, **values) -> list[str]:
+    """The command of tests/apps/gpu_slots_app.py under the gpu_slots launcher, its config written to tmp_path;
+    values set the app's keys (seconds each job sleeps, which job fails, dies or exits)."""
+    values = {"seconds": 0, "fail": -1, "die": -1, "job": 0} | values
     (tmp_path / "app.yaml").write_text(
         "defaults:\n  - override hydra/launcher: gpu_slots\n  - _self_\n"
-        f"hydra:\n  searchpath: ['file://{REPO / 'conf'}']\n  launcher:\n    gpus: [0, 1, 2, 3, 5]\n"
-        f"    gpus_per_job: 2\n  sweep:\n    dir: {tmp_path / 'sweep'}\n"
-        "seconds: 2\nfail: 3\ndie: 5\njob: 0\n"
-    )  # fmt: skip
-    proc = subprocess.run([sys.executable, str(REPO / "tests/apps/gpu_slots_app.py"), "-m", "--config-dir",
-                           str(tmp_path), "job=0,1,2,3,4,5"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+        f"hydra:\n  searchpath: ['file://{REPO / 'conf'}']\n  launcher:\n    gpus: {gpus}\n"
+        f"    gpus_per_job: {gpus_per_job}\n  sweep:\n    dir: {tmp_path / 'sweep'}\n"
+        + "".join(f"{key}: {value}\n" for key, value in values.items())
+    )
+    return [sys.executable, str(REPO / "tests/apps/gpu_slots_app.py"), "-m", "--config-dir", str(tmp_path)]
+
+
+def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
+    app = gpu_slots_app(tmp_path, [0, 1, 2, 3, 5], 2, seconds=2, fail=3, die=5)
+    proc = subprocess.run([*app, "job=0,1,2,3,4,5"], capture_output=True, text=True, cwd=tmp_path)
     assert "job 3 fails on purpose" in proc.stderr and proc.returncode != 0
     ran = [json.loads(p.read_text()) for p in sorted((tmp_path / "sweep").glob("*/ran.json"))]
     assert len(ran) == 5 and len({r["pid"] for r in ran}) == 5  # all ran, each in its own process
@@ -155,14 +162,35 @@ def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
     assert overlapping and all(a["devices"] != b["devices"] for a, b in overlapping)
 
 
+def test_jobs_of_a_killed_gpu_slot_launcher_end_with_it(tmp_path):
+    sweeper = subprocess.Popen([*gpu_slots_app(tmp_path, [0, 1], 1, seconds=600), "job=0,1"], cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while len(pid_files := list((tmp_path / "sweep").glob("*/pid"))) < 2 or not all(p.read_text() for p in pid_files):
+        assert sweeper.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    jobs = [int(p.read_text()) for p in pid_files]
+    sweeper.kill()  # SIGKILL: the launcher cannot stop its jobs itself
+    sweeper.wait()
+
+    def running(pid):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 30
+    try:
+        while any(running(pid) for pid in jobs):
+            assert time.monotonic() < deadline, f"jobs {jobs} outlived their launcher"
+            time.sleep(0.2)
+    finally:
+        for pid in filter(running, jobs):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_preempted_job_stops_a_gpu_slots_sweep_to_be_requeued(tmp_path):
-    (tmp_path / "app.yaml").write_text(
-        "defaults:\n  - override hydra/launcher: gpu_slots\n  - _self_\n"
-        f"hydra:\n  searchpath: ['file://{REPO / 'conf'}']\n  launcher:\n    gpus: [0]\n    gpus_per_job: 1\n"
-        f"  sweep:\n    dir: {tmp_path / 'sweep'}\nseconds: 0\nfail: -1\ndie: -1\nexit: 0\njob: 0\n"
-    )  # fmt: skip
-    proc = subprocess.run([sys.executable, str(REPO / "tests/apps/gpu_slots_app.py"), "-m", "--config-dir",
-                           str(tmp_path), "job=0,1"], capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    app = gpu_slots_app(tmp_path, [0], 1, exit=0)
+    proc = subprocess.run([*app, "job=0,1"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 124, proc.stderr[-2000:]  # as with the other launchers; job 1 never starts
     assert not (tmp_path / "sweep/0/error.txt").exists() and not (tmp_path / "sweep/1").exists()
 

@@ -3,7 +3,8 @@
 The node's GPUs (`gpus`; null: CUDA_VISIBLE_DEVICES, else every GPU torch sees) are cut into slots of
 `gpus_per_job`. Each job runs in a fresh process whose CUDA_VISIBLE_DEVICES is one free slot; when a job
 ends its slot takes the next job. Two jobs never share a GPU, and a failing job does not stop the others.
-Config: conf/hydra/launcher/gpu_slots.yaml.
+A job whose launcher dies (killed, even by SIGKILL) gets SIGTERM: it checkpoints and ends rather than hold
+its GPUs as an orphan. Config: conf/hydra/launcher/gpu_slots.yaml.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -58,11 +60,25 @@ def _reference(function) -> tuple[str, str]:
     return (spec.name if module == "__main__" and spec is not None else module), function.__qualname__
 
 
-def _run(payload: bytes, report) -> None:
+def _end_with(launcher: int) -> None:
+    """SIGTERM this process when the launcher process (pid) ends (Linux's parent-death signal; elsewhere only
+    if it has already ended)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != launcher:  # it ended before that call
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _run(payload: bytes, report, launcher: int) -> None:
     """One job in its own process: Hydra's run_job with CUDA_VISIBLE_DEVICES set to its slot. payload is the
     cloudpickled (hydra_context, task reference, config, overrides, idx, devices, Hydra's singleton state):
     plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `report` (a pipe), then
-    its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose)."""
+    its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose). launcher:
+    the launcher's pid, whose end ends the job."""
+    _end_with(launcher)
     try:
         _job(payload, report)
     except SystemExit as exit:  # a preempted job (openrs.__main__): the launcher stops the sweep, to be requeued
@@ -142,7 +158,7 @@ class GPUSlotsLauncher(Launcher):
                 log.info(f"\t#{idx} on GPUs {devices}: {' '.join(overrides)}")
                 receive, send = spawn.Pipe(duplex=False)
                 payload = (self.hydra_context, task, self.config, overrides, idx, devices, state)
-                process = spawn.Process(target=_run, args=(cloudpickle.dumps(payload), send))
+                process = spawn.Process(target=_run, args=(cloudpickle.dumps(payload), send, os.getpid()))
                 process.start()
                 send.close()  # only the job holds it now: its end is when the job's process ends
                 try:
