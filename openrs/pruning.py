@@ -5,8 +5,6 @@ says so every rank saves a checkpoint and stops. The job then ends as a pruned t
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +12,7 @@ from transformers import TrainerCallback
 
 from openrs.config import JobConfig
 from openrs.degradation import analyse, load_run
-from openrs.train import PRUNED_MARKER, TRIAL_ENV, any_rank
+from openrs.train import PRUNED_MARKER, any_rank, trial_spec
 
 if TYPE_CHECKING:
     import optuna
@@ -36,7 +34,7 @@ class Pruning(TrainerCallback):
         self.job, self.is_main = job, is_main_process
         self.trial = None
         if is_main_process:
-            self.trial = trial_of(json.loads(os.environ[TRIAL_ENV]))
+            self.trial = trial_of(trial_spec())
 
     def on_step_end(self, args, state, control, **kwargs):
         every, step = self.job.eval.every_steps, state.global_step

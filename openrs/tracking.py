@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
 from openrs.config import ConfigError, JobConfig, TrackingConfig
-from openrs.train import RUN_FILE, TRIAL_ENV, TRIAL_TAG
+from openrs.train import RUN_FILE, TRIAL_TAG, trial_spec
 
 JOURNAL = "mlflow_journal.jsonl"
 PARENT_FILE = "mlflow_parent.json"
@@ -206,8 +206,7 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
             }
             if commit := git_commit():
                 tags["mlflow.source.git.commit"] = commit
-            if trial := os.environ.get(TRIAL_ENV):  # set by the Optuna sweeper
-                spec = json.loads(trial)
+            if spec := trial_spec():  # set by the Optuna sweeper
                 tags[TRIAL_TAG] = f"{spec['study']}:{spec['trial']}"
             if sweep_dir is not None:
                 tags["mlflow.parentRunId"] = _sweep_parent(client, experiment, sweep_dir, job.name)

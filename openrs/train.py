@@ -8,6 +8,8 @@ then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import sys
@@ -26,6 +28,18 @@ TRIAL_ENV = "OPENRS_OPTUNA_TRIAL"
 # The MLflow tag of a trial's run, "study:number" (openrs.tracking): how the sweeper finds the run of a trial.
 TRIAL_TAG = "openrs.optuna_trial"
 PRUNED_MARKER = "pruned"
+
+
+def encode_trial(spec: dict) -> str:
+    """TRIAL_ENV's value for a trial spec (storage, study, trial number, pruner): base64 JSON, so that any
+    storage path or study name (quotes, backslashes, ${...}) survives Hydra's override grammar."""
+    return base64.b64encode(json.dumps(spec).encode()).decode()
+
+
+def trial_spec() -> dict | None:
+    """The Optuna trial this job runs (encode_trial's spec, from TRIAL_ENV); None outside a search."""
+    value = os.environ.get(TRIAL_ENV)
+    return json.loads(base64.b64decode(value)) if value else None
 
 
 def newest_checkpoint(directory: Path) -> Path | None:
@@ -157,7 +171,7 @@ def build_trainer(job: JobConfig, callbacks=()):
     from openrs.early_stop import EarlyStop
 
     trainer.add_callback(EarlyStop(job, trainer.accelerator.is_main_process))
-    if os.environ.get(TRIAL_ENV):  # an Optuna trial (openrs.pruning)
+    if trial_spec() is not None:  # an Optuna trial (openrs.pruning)
         from openrs.pruning import Pruning
 
         trainer.add_callback(Pruning(job, trainer.accelerator.is_main_process))

@@ -89,6 +89,17 @@ def test_notebook_executes_against_a_smoke_sweep(notebook, tracked_sweep, monkey
 
 
 @pytest.mark.slow
+def test_a_trial_spec_survives_hydras_override_grammar(monkeypatch):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from openrs.train import TRIAL_ENV, encode_trial, trial_spec
+
+    spec = {"storage": "sqlite:////tmp/it's a \\ ${x}/optuna.db", "study": 'say "hi"', "trial": 3, "pruner": {}}
+    [override] = OverridesParser.create().parse_overrides([f"+hydra.job.env_set.{TRIAL_ENV}='{encode_trial(spec)}'"])
+    monkeypatch.setenv(TRIAL_ENV, override.value())
+    assert trial_spec() == spec
+
+
 def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
     import optuna
     from optuna.trial import TrialState

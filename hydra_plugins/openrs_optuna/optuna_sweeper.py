@@ -15,7 +15,6 @@ is closed as failed, its MLflow run too, and its parameters run again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -30,7 +29,7 @@ from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Overrid
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
-from openrs.train import TRIAL_ENV, TRIAL_TAG
+from openrs.train import TRIAL_ENV, TRIAL_TAG, encode_trial
 
 if TYPE_CHECKING:  # Hydra imports every plugin on every run: optuna (0.6 s) only loads when a search runs
     import optuna
@@ -238,7 +237,7 @@ class OptunaSweeper(Sweeper):
     def _trial_env(self, number: int) -> str:
         """The override that tells a job its trial and the pruner (openrs.pruning and openrs.tracking read it)."""
         pruner = OmegaConf.to_container(self.pruner, resolve=True)
-        trial = json.dumps({"storage": self.storage, "study": self.study_name, "trial": number, "pruner": pruner})
+        trial = encode_trial({"storage": self.storage, "study": self.study_name, "trial": number, "pruner": pruner})
         return f"+hydra.job.env_set.{TRIAL_ENV}='{trial}'"
 
     @staticmethod
