@@ -44,7 +44,7 @@ def test_only_problems_every_step_saw_are_compared():
         analyse({0: {"a": (1, 1)}, 50: {"b": (1, 1)}})
 
 
-@pytest.mark.parametrize(("problems", "k"), [(40, 1), (40, 4), (40, 16), (500, 1)])
+@pytest.mark.parametrize(("problems", "k"), [(40, 1), (40, 4), (40, 16), (500, 1), (500, 4)])
 @pytest.mark.parametrize("curve", [FLAT, RISING], ids=["flat", "rising"])
 def test_false_alarms_stay_under_the_level(problems, k, curve):
     alarms = sum(d.onset_step is not None for d in onsets(problems, k, curve))
