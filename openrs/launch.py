@@ -4,12 +4,15 @@
     Training ranks: `accelerate launch` (DeepSpeed config from conf/deepspeed/ when the preset asks) running
     `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
 
-Every child's output is streamed with a prefix; all children are stopped on exit, on error and on Ctrl-C.
-The ranks read the resolved job.yaml, so they never run Hydra (which would make one output folder each).
+Every child's output is streamed with a prefix; all children are stopped on exit, on error and on Ctrl-C,
+and end with this controller even when it is killed outright (end_with_parent): the launcher is SIGKILLed,
+the vLLM server and each rank get SIGTERM (the ranks checkpoint on it). The ranks read the resolved
+job.yaml, so they never run Hydra (which would make one output folder each).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -67,23 +70,38 @@ def _stream(proc: subprocess.Popen, prefix: str) -> threading.Thread:
     return thread
 
 
-def _ignore_usr2() -> None:
-    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+# Loaded before any fork: a child between fork and exec must not load libraries.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
 
 
-def _ignore_sigterm_and_usr2() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _ignore_usr2()
+def end_with_parent(parent: int, sig: int) -> None:
+    """Have the kernel send this process `sig` when its parent (pid `parent`) ends, even by SIGKILL, so that
+    nothing a killed job started keeps its GPUs (Linux; elsewhere only a parent already gone is noticed).
+    The signal follows the parent thread: call it in a process started by a thread that outlives it."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, sig)
+    if os.getppid() != parent:  # it ended before that call
+        os.kill(os.getpid(), sig)
 
 
 def _start(cmd: list[str], env: dict, prefix: str, ignore_sigterm: bool = False) -> subprocess.Popen:
     # SLURM sends its time-limit warning (SIGUSR2) to every process of the job, and by default it kills: only
     # this controller acts on it (openrs.__main__); the children, and theirs (an ignored signal stays ignored
-    # across fork and exec), ignore it and checkpoint on the SIGTERM the controller sends.
+    # across fork and exec), ignore it and checkpoint on the SIGTERM the controller sends. A child that ignores
+    # SIGTERM (the accelerate launcher) is SIGKILLed when the controller dies; its ranks then get SIGTERM.
     print(f"openrs: starting {prefix}: {' '.join(cmd)}", file=sys.stderr)
+    controller = os.getpid()
+
+    def prepare() -> None:
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        if ignore_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        end_with_parent(controller, signal.SIGKILL if ignore_sigterm else signal.SIGTERM)
+
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        preexec_fn=_ignore_sigterm_and_usr2 if ignore_sigterm else _ignore_usr2,
+        preexec_fn=prepare,
     )  # fmt: skip
     _stream(proc, prefix)
     return proc

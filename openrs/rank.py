@@ -3,16 +3,22 @@
 Reads the resolved job written by the Hydra controller instead of composing configs again."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 import yaml
 
 from openrs.config import JobConfig
+from openrs.launch import end_with_parent
 from openrs.train import PREEMPTED_MARKER, train
 
 
 def main(job_file: str) -> None:
+    # torchrun leaves its ranks running when it is killed: end with it, after a checkpoint once training runs
+    # (openrs.train's handler). Until then SIGTERM ends the rank: it was ignored by inheritance from torchrun.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    end_with_parent(os.getppid(), signal.SIGTERM)
     with open(job_file) as f:
         job = JobConfig.model_validate(yaml.safe_load(f))
     if train(job) is None and os.environ.get("RANK", "0") == "0":

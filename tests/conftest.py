@@ -30,6 +30,14 @@ def run_openrs(*args: str, cwd: Path | None = None, env: dict | None = None) -> 
     )
 
 
+def running(pid: int) -> bool:
+    """Whether process pid exists and is not a zombie (Linux /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_openrs
+from conftest import REPO, run_openrs, running
 from mlflow import MlflowClient
 
 from openrs.tracking import PARENT_FILE
@@ -182,12 +182,6 @@ def test_jobs_of_a_killed_gpu_slot_launcher_end_with_it(tmp_path):
     jobs = [int(p.read_text()) for p in pid_files]
     sweeper.kill()  # SIGKILL: the launcher cannot stop its jobs itself
     sweeper.wait()
-
-    def running(pid):
-        try:
-            return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-        except FileNotFoundError:
-            return False
 
     deadline = time.monotonic() + 30
     try:

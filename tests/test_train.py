@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, compose_cfg, run_openrs
+from conftest import REPO, compose_cfg, run_openrs, running
 from mlflow import MlflowClient
 
 from openrs.answers import boxed_contents
@@ -121,6 +122,34 @@ def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_pat
     run_id = json.loads((tmp_path / "mlflow_run.json").read_text())["run_id"]
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(1, 31))
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_a_killed_controller_leaves_no_child_running(tmp_path):
+    args = [sys.executable, "-m", "openrs", "+experiment=smoke", "hardware.num_processes=2", "trainer.max_steps=200",
+            f"hydra.run.dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
+    controller = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children():  # the accelerate launcher and the ranks: their command lines name the job's file
+        job = str(tmp_path / "job.yaml").encode()
+        return [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/cmdline")
+                if job in p.read_bytes() and running(int(p.parent.name))]  # fmt: skip
+
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "eval/step-0/per_problem.jsonl").is_file():  # training has begun
+        assert controller.poll() is None and time.monotonic() < deadline
+        time.sleep(0.5)
+    assert len(children()) == 3  # the launcher and two ranks
+    controller.kill()  # SIGKILL: it cannot stop its children itself
+    controller.wait()
+    deadline = time.monotonic() + 120
+    try:
+        while left := children():
+            assert time.monotonic() < deadline, f"{left} outlived the job's controller"
+            time.sleep(0.5)
+    finally:
+        for pid in children():
+            os.kill(pid, signal.SIGKILL)
+    assert list(tmp_path.glob("checkpoint-*/trainer_state.json"))  # the ranks checkpointed on their way out
 
 
 def test_two_process_cpu_launch(tmp_path):

@@ -60,25 +60,15 @@ def _reference(function) -> tuple[str, str]:
     return (spec.name if module == "__main__" and spec is not None else module), function.__qualname__
 
 
-def _end_with(launcher: int) -> None:
-    """SIGTERM this process when the launcher process (pid) ends (Linux's parent-death signal; elsewhere only
-    if it has already ended)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != launcher:  # it ended before that call
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def _run(payload: bytes, report, launcher: int) -> None:
     """One job in its own process: Hydra's run_job with CUDA_VISIBLE_DEVICES set to its slot. payload is the
     cloudpickled (hydra_context, task reference, config, overrides, idx, devices, Hydra's singleton state):
     plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `report` (a pipe), then
     its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose). launcher:
     the launcher's pid, whose end ends the job."""
-    _end_with(launcher)
+    from openrs.launch import end_with_parent
+
+    end_with_parent(launcher, signal.SIGTERM)
     try:
         _job(payload, report)
     except SystemExit as exit:  # a preempted job (openrs.__main__): the launcher stops the sweep, to be requeued
