@@ -451,6 +451,10 @@ def plan_batch(global_batch: int, world_size: int, max_per_device: int) -> Batch
     )
 
 
+# openrs.degradation simulates its threshold for the planned evaluations in O(n^3) time: 19 s for 101.
+MAX_STEPWISE_EVALUATIONS = 101
+
+
 class JobConfig(_Schema):
     """One composed openrs job, validated."""
 
@@ -474,6 +478,17 @@ class JobConfig(_Schema):
     tracking: TrackingConfig
     selection: SelectionConfig
     hardware: HardwareConfig
+
+    @model_validator(mode="after")
+    def _evaluations(self) -> JobConfig:
+        looks = self.degradation_levels()["looks"]
+        if looks is not None and looks > MAX_STEPWISE_EVALUATIONS:
+            raise ValueError(
+                f"trainer.max_steps={self.trainer.max_steps} with eval.every_steps={self.eval.every_steps} plans "
+                f"{looks} step-wise evaluations; the degradation detector handles at most {MAX_STEPWISE_EVALUATIONS}: "
+                f"set eval.every_steps >= {self.trainer.max_steps // (MAX_STEPWISE_EVALUATIONS - 1)}"
+            )
+        return self
 
     @property
     def batch(self) -> BatchPlan:

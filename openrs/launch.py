@@ -5,9 +5,9 @@
     `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
 
 Every child's output is streamed with a prefix; all children are stopped on exit, on error and on Ctrl-C,
-and end with this controller even when it is killed outright (end_with_parent): the launcher is SIGKILLed,
-the vLLM server and each rank get SIGTERM (the ranks checkpoint on it). The ranks read the resolved
-job.yaml, so they never run Hydra (which would make one output folder each).
+and, on Linux, end with this controller even when it is killed outright (end_with_parent): the launcher is
+SIGKILLed, the vLLM server and each rank get SIGTERM (the ranks checkpoint on it). The ranks read the
+resolved job.yaml, so they never run Hydra (which would make one output folder each).
 """
 
 from __future__ import annotations

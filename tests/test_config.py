@@ -158,6 +158,11 @@ def test_non_positive_steps():
     assert "samples_per_benchmark names ['amc']" in bad("+eval.samples_per_benchmark.amc=64")
 
 
+def test_more_step_wise_evaluations_than_the_detector_handles():
+    msg = bad("trainer.max_steps=100000", "eval.every_steps=50")
+    assert "plans 2001 step-wise evaluations" in msg and "set eval.every_steps >= 1000" in msg
+
+
 def test_hardware_that_cannot_reach_the_batch():
     msg = bad("hardware=a40x4", "hardware.num_processes=5", "hardware.gpus_per_machine=8")
     assert "cannot be split exactly over 5 training processes" in msg
