@@ -481,7 +481,7 @@ class JobConfig(_Schema):
 
     @model_validator(mode="after")
     def _evaluations(self) -> JobConfig:
-        looks = self.degradation_levels()["looks"]
+        looks = self.planned_evaluations
         if looks is not None and looks > MAX_STEPWISE_EVALUATIONS:
             raise ValueError(
                 f"trainer.max_steps={self.trainer.max_steps} with eval.every_steps={self.eval.every_steps} plans "
@@ -494,12 +494,16 @@ class JobConfig(_Schema):
     def batch(self) -> BatchPlan:
         return plan_batch(self.trainer.global_batch_size, self.hardware.world_size, self.hardware.max_per_device_batch)
 
-    def degradation_levels(self) -> dict[str, Any]:
-        """Keyword arguments for openrs.degradation.analyse: the selection's levels, and the step-wise
-        evaluations the job plans (step 0 and every eval.every_steps up to max_steps; None when off)."""
+    @property
+    def planned_evaluations(self) -> int | None:
+        """Step-wise evaluations the job plans: step 0 and every eval.every_steps up to max_steps (None: off)."""
         every = self.eval.every_steps
-        looks = self.trainer.max_steps // every + 1 if every else None
-        return {"alpha": self.selection.alpha, "persistence": self.selection.persistence, "looks": looks}
+        return self.trainer.max_steps // every + 1 if every else None
+
+    def degradation_levels(self) -> dict[str, Any]:
+        """Keyword arguments for openrs.degradation.analyse: the selection's levels and the planned evaluations."""
+        return {"alpha": self.selection.alpha, "persistence": self.selection.persistence,
+                "looks": self.planned_evaluations}  # fmt: skip
 
     def grpo_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for trl.GRPOConfig, everything the job fixes (lengths in tokens)."""
