@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-RewardName = Literal["accuracy", "format", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"]
+RewardName = Literal[
+    "accuracy", "format", "format_tags", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"
+]
 LOCAL_DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
 GENERATED_PREFIX = "arithmetic:"
 # The rows a curation run produced (openrs.curate), in its output folder; data.sources may name the folder.

@@ -11,7 +11,7 @@ from conftest import compose_cfg
 from openrs.config import load_job
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.correctness import pool_for
-from openrs.rewards.structure import has_format
+from openrs.rewards.structure import has_tags
 
 N_COMPLETIONS = 10_000
 BATCH = 80  # about one GRPO step's local batch
@@ -104,10 +104,10 @@ def test_hostile_completions(every_reward, shared_data):
     assert accuracy(prompts=[""], completions=[r"\boxed{2}"], answer=["2"]) == [1.0]
 
 
-def test_format_check_matches_the_paper_regex():
+def test_tag_format_check_matches_open_r1s_regex():
     paper = re.compile(r"^<think>.*?</think>\s*<answer>.*?</answer>\s*$", re.DOTALL)
     rng = random.Random(7)
     pieces = ["<think>", "</think>", "<answer>", "</answer>", " ", "\n", "x"]
     for _ in range(20_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(9)))
-        assert has_format(text) == bool(paper.match(text)), repr(text)
+        assert has_tags(text) == bool(paper.match(text)), repr(text)

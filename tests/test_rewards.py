@@ -44,7 +44,7 @@ def test_accuracy_skips_unparseable_gold_and_logs_it(params):
     assert logged["grading/unparseable_gold"] == 1
 
 
-def test_format_judges_the_r1_prefill(params, shared_data):
+def test_format_is_the_papers_closing_tag_rule(params, shared_data):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(shared_data / "tokenizers" / "DeepSeek-R1-Distill-Qwen-1.5B")
@@ -54,13 +54,30 @@ def test_format_judges_the_r1_prefill(params, shared_data):
         tokenize=False,
     )
     assert prompt.endswith("<｜Assistant｜><think>\n")
-    completion = "1+1 is 2\n</think>\n<answer>\n\\boxed{2}\n</answer>"
-    assert call("format", params, [completion], prompts=[prompt]) == [1.0]
-    # Judged on the completion alone (the original code) it could never fire.
-    assert call("format", params, [completion], prompts=["no prefill"]) == [0.0]
-    assert call("format", params, ["<think>x</think>\n<answer>2</answer>"], prompts=["plain"]) == [1.0]
-    assert call("format", params, ["<think>x</think> 2"], prompts=["plain"]) == [0.0]
-    assert call("tag_count", params, [completion], prompts=[prompt]) == [1.0]
+
+    def generated(text: str) -> str:
+        """What TRL hands a reward: the completion's token ids decoded without special tokens."""
+        ids = tok(text + tok.eos_token, add_special_tokens=False)["input_ids"]
+        return tok.decode(ids, skip_special_tokens=True)
+
+    r1_style = "1+1: one and one make two.\n</think>\n\nThe sum is $\\boxed{2}$."
+    cases = {
+        r1_style: 1.0,
+        "1+1: one and one make two. The sum is \\boxed{2}": 0.0,  # never closed its reasoning
+        "two\n</think>\nno, wait\n</think>\n\\boxed{2}": 0.0,  # closed twice
+        "two</think>\\boxed{2}": 0.0,  # no newlines around the tag
+        "x\n</think>\n<answer>\n\\boxed{2}\n</answer>": 1.0,  # tags are allowed, not needed
+    }
+    completions = [generated(text) for text in cases]
+    assert call("format", params, completions, prompts=[prompt] * len(cases)) == list(cases.values())
+    # open-r1's strict tag rule keeps its own name; R1-style prose after </think> fails it.
+    assert call("format_tags", params, [generated(r1_style)], prompts=[prompt]) == [0.0]
+    tagged = "1+1 is 2\n</think>\n<answer>\n\\boxed{2}\n</answer>"
+    assert call("format_tags", params, [tagged], prompts=[prompt]) == [1.0]
+    # The strict rule needs the template's prefill: judged without it, it could never fire.
+    assert call("format_tags", params, [tagged], prompts=["no prefill"]) == [0.0]
+    assert call("format_tags", params, ["<think>x</think>\n<answer>2</answer>"], prompts=["plain"]) == [1.0]
+    assert call("tag_count", params, [tagged], prompts=[prompt]) == [1.0]
     assert call("tag_count", params, ["x\n</think>\n2"], prompts=[prompt]) == [0.5]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from openrs.config import RewardConfig
 from openrs.rewards.correctness import accuracy, cosine
-from openrs.rewards.structure import format_reward, tag_count
+from openrs.rewards.structure import format_reward, format_tags, tag_count
 from openrs.rewards.text import language, repetition_penalty, soft_overlong
 
 RewardFunc = Callable[..., list[float | None]]
@@ -19,6 +19,7 @@ RewardFunc = Callable[..., list[float | None]]
 REWARDS: dict[str, RewardFunc] = {
     "accuracy": accuracy,
     "format": format_reward,
+    "format_tags": format_tags,
     "tag_count": tag_count,
     "cosine": cosine,
     "repetition_penalty": repetition_penalty,
