@@ -278,6 +278,13 @@ class TrainerConfig(_Schema):
     mask_truncated_completions: bool
     vllm_importance_sampling_correction: bool
     """Correct for vLLM vs. training logprob mismatch (absent in the paper's TRL)."""
+    use_bias_correction_kl: bool
+    """Multiply the k3 KL term by the importance ratio (TRL >= 1.16); false is plain k3, the paper's TRL."""
+    optim: Literal["adamw_torch", "adamw_torch_fused"]
+    """AdamW implementation (the same update; fused is TRL 1.x's default on torch >= 2.8)."""
+    average_tokens_across_devices: bool
+    """Let transformers rescale the loss by the token count over all ranks (transformers 5's default); false
+    leaves the loss to GRPO's own normalisation per rank, as the paper's transformers 4.49 did."""
     max_grad_norm: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     gradient_checkpointing: bool
@@ -530,6 +537,9 @@ class JobConfig(_Schema):
             loss_type=t.loss_type,
             scale_rewards=t.scale_rewards,
             mask_truncated_completions=t.mask_truncated_completions,
+            use_bias_correction_kl=t.use_bias_correction_kl,
+            optim=t.optim,
+            average_tokens_across_devices=t.average_tokens_across_devices,
             max_grad_norm=t.max_grad_norm,
             weight_decay=t.weight_decay,
             # transformers 5 renamed gradient_checkpointing*; TRL reads the mirrored old names.

@@ -13,37 +13,7 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-# Paper Table 5 and Sec. 3 (../shared/paper), with the TRL-1.x keys that restore the paper-era defaults.
-TABLE5 = dict(
-    bf16=True,
-    use_vllm=True,
-    vllm_mode="server",
-    vllm_gpu_memory_utilization=0.7,
-    vllm_max_model_length=4608,
-    gradient_accumulation_steps=4,
-    activation_checkpointing=True,  # transformers 5's name for gradient_checkpointing
-    activation_checkpointing_kwargs={"use_reentrant": False},
-    learning_rate=1.0e-6,
-    lr_scheduler_type="cosine_with_min_lr",
-    lr_scheduler_kwargs={"min_lr_rate": 0.1},
-    warmup_steps=0.1,  # transformers 5: a float < 1 is the warmup ratio
-    max_steps=500,
-    per_device_train_batch_size=6,
-    num_generations=6,
-    temperature=0.7,
-    seed=42,
-    logging_steps=1,
-    logging_first_step=True,
-    log_completions=True,
-    save_strategy="steps",
-    save_steps=50,
-    reward_weights=[1.0, 2.0],
-    beta=0.04,
-    epsilon=0.2,
-    num_iterations=1,
-    loss_type="bnpo",
-    scale_rewards="group",
-)
+# Paper Sec. 3; the GRPOConfig fields of each preset are frozen in tests/test_paper_preset.py.
 PAPER = {
     "exp1": dict(max_completion_length=4096, data="knoveleng/open-s1", funcs=["format", "accuracy"], english=False),
     "exp2": dict(max_completion_length=3584, data="knoveleng/open-rs", funcs=["format", "accuracy"], english=False),
@@ -52,21 +22,18 @@ PAPER = {
 
 
 @pytest.mark.parametrize("exp", sorted(PAPER))
-def test_paper_presets_match_table5(exp):
+def test_paper_presets_match_section3(exp):
     job = load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4"))
-    kwargs = job.grpo_kwargs()
-    for key, value in TABLE5.items():
-        assert kwargs[key] == value, key
     paper = PAPER[exp]
-    assert kwargs["max_completion_length"] == paper["max_completion_length"]
+    assert job.length.max_completion_length == paper["max_completion_length"]
     assert job.length.max_prompt_length == 512
     assert [s.path for s in job.data.sources] == [paper["data"]]
     assert job.reward.funcs == paper["funcs"]
     assert job.name == exp
     assert job.model.name_or_path == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
     assert job.model.trust_remote_code is False
-    assert ("Reply in English only, do not use other languages." in job.prompt.system) == paper["english"]
-    assert "<think>" in job.prompt.system and "\\boxed{}" in job.prompt.system
+    assert ("Note that respond by English, NOT use other languages." in job.prompt.system) == paper["english"]
+    assert "<think>" in job.prompt.system and "\\boxed{{}} ." in job.prompt.system
     # 3 ranks x 6 per device x 4 accumulation = 72 completions = 12 prompts x 6 generations.
     assert job.trainer.global_batch_size == 72 and job.batch.world_size == 3
 
