@@ -40,7 +40,7 @@ def describe(job: JobConfig) -> str:
             f"  schedule  {t.max_steps} steps, lr {t.learning_rate:g} ({t.lr_scheduler_type}), "
             f"checkpoint every {t.save_steps}",
             f"  hardware  {hw.accelerator}, {hw.dtype}, vLLM {hw.vllm_mode or 'off'}, "
-            f"DeepSpeed {hw.deepspeed or 'off'}",
+            f"DeepSpeed {hw.deepspeed or 'off'}" + (f" ({hw.detected})" if hw.detected else ""),
             f"  output    {job.output_dir}",
         ]
     )
@@ -50,6 +50,10 @@ def describe(job: JobConfig) -> str:
 def main(cfg: DictConfig) -> float | None:
     try:
         job = load_job(cfg)
+        if not job.dry_run:
+            from openrs.model_source import check_available
+
+            check_available(job.model)  # before the run folder and the MLflow run, in seconds
         if job.hardware.accelerator == "gpu" and not job.dry_run:
             from openrs.launch import visible_gpus
 

@@ -17,6 +17,9 @@ from typing import Annotated, Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from openrs.errors import ConfigError
+from openrs.hardware import resolve_auto
+
 RewardName = Literal[
     "accuracy", "format", "format_tags", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"
 ]
@@ -32,10 +35,6 @@ def is_hub_id(path: str) -> bool:
     """Whether a data path names a hub dataset (`owner/name`) rather than a shipped set, a local file or folder."""
     local = path.startswith((".", "/", "~")) or path.endswith(LOCAL_DATA_SUFFIXES) or Path(path).exists()
     return path.count("/") <= 1 and not local and path not in SHIPPED_DATA
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names key, value and the fix."""
 
 
 def local_file(path: str) -> Path | None:
@@ -100,6 +99,20 @@ class TinyModelConfig(_Schema):
     seed: int
 
 
+class ScaledModelConfig(_Schema):
+    """A randomly initialised, scaled-down copy of a real architecture (openrs.miniature): the model's own
+    config.json, tokenizer and chat template with these sizes."""
+
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    num_hidden_layers: int = Field(gt=0)
+    num_attention_heads: int = Field(gt=0)
+    """hidden_size / num_attention_heads >= 32 so that vLLM can load the model."""
+    num_key_value_heads: int = Field(gt=0)
+    seed: int
+    """Seed of the random initialisation."""
+
+
 class ModelConfig(_Schema):
     name_or_path: str
     """Hub id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B), a local model directory, or `tiny`."""
@@ -111,6 +124,9 @@ class ModelConfig(_Schema):
     """Run modelling code shipped with the model. Off unless a config turns it on."""
     tiny: TinyModelConfig | None
     """Settings of the model openrs builds when name_or_path is `tiny`; null otherwise."""
+    scaled: ScaledModelConfig | None
+    """Build a random-init, scaled-down model of name_or_path's architecture (its config.json and tokenizer, from
+    openrs's shipped copy, a local directory or the hub cache) instead of loading its weights; null loads them."""
 
     @model_validator(mode="after")
     def _tiny_has_settings(self) -> ModelConfig:
@@ -118,6 +134,8 @@ class ModelConfig(_Schema):
             raise ValueError(
                 "model.name_or_path=tiny goes with model.tiny settings (conf/model/tiny.yaml), and only then"
             )
+        if self.tiny is not None and self.scaled is not None:
+            raise ValueError("model.tiny and model.scaled build different models: set one of them to null")
         return self
 
 
@@ -398,6 +416,8 @@ class HardwareConfig(_Schema):
     """The vLLM server's HTTP port on this machine (vllm_mode=server); null: a free one, chosen at launch."""
     vllm_group_port: int | None = Field(gt=0, lt=65536)
     """The port the ranks send weights to the vLLM server through; null: a free one, chosen at launch."""
+    detected: str | None = None
+    """Written by hardware=auto (openrs.hardware): what it found and the layout it chose; not a setting."""
 
     @property
     def launched(self) -> bool:
@@ -750,16 +770,19 @@ def check_local_columns(data: DataConfig) -> None:
                 raise ConfigError(f"data.{key}={wanted!r}: {source.path} has no such column; its columns are {columns}")
 
 
-def load_job(cfg: DictConfig | dict[str, Any]) -> JobConfig:
+def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:
     """Validate a composed config (Hydra DictConfig or plain dict) into a JobConfig.
 
-    Raises ConfigError with every problem found, each naming key, bad value and the valid choices."""
+    Raises ConfigError with every problem found, each naming key, bad value and the valid choices. trains=False
+    (curation without a judge) accepts a model that hardware=auto would not train on this machine."""
     raw = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    raw = {k: v for k, v in raw.items() if k != "hydra"}
+    raw, hardware_refusal = resolve_auto({k: v for k, v in raw.items() if k != "hydra"})
     try:
         job = JobConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
     check_local_columns(job.data)
+    if hardware_refusal is not None and trains:
+        raise ConfigError(hardware_refusal)
     job.batch  # noqa: B018 - raises ConfigError when the hardware cannot reach the global batch
     return job

@@ -366,7 +366,8 @@ def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
         curate_cfg = Root.model_validate({"curate": raw.pop("curate", None)}).curate
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
-    return curate_cfg, load_job(raw)
+    # The model is the difficulty step's judge: without one, nothing trains or generates.
+    return curate_cfg, load_job(raw, trains=any(isinstance(s, DifficultyStep) for s in curate_cfg.steps))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="curate")

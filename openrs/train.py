@@ -65,11 +65,15 @@ def resume_checkpoint(job: JobConfig) -> Path | None:
 
 
 def model_path(job: JobConfig) -> str:
-    """Where the weights come from: a hub id or directory, or the locally built tiny model."""
+    """Where the weights come from: a hub id or directory, or a locally built model (tiny, or scaled down)."""
     if job.model.tiny is not None:
         from openrs.tiny import tiny_model_path
 
         return str(tiny_model_path(job.model.tiny))
+    if job.model.scaled is not None:
+        from openrs.miniature import scaled_model_path
+
+        return str(scaled_model_path(job.model))
     return job.model.name_or_path
 
 

@@ -13,7 +13,10 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def compose_cfg(*overrides: str, output_dir: str = "/tmp/openrs-test"):
-    """Compose conf/config.yaml as `python -m openrs` would, with overrides."""
+    """Compose conf/config.yaml as `python -m openrs` would, with overrides; on hardware=cpu unless an override
+    names the hardware (the default, hardware=auto, depends on the machine: tests/test_hardware.py covers it)."""
+    if not any(o.startswith("hardware=") for o in overrides):
+        overrides = ("hardware=cpu", *overrides)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=[f"output_dir={output_dir}", *overrides])
 

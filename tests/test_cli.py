@@ -23,7 +23,7 @@ def test_help_lists_groups_and_options():
     for line in [
         "experiment: exp1, exp2, exp3, smoke",
         "length: l2048, l3584, l4096, l64, l8192",
-        "hardware: a40x4, cpu, h100x1",
+        "hardware: a40x4, auto, colocate, cpu, h100x1",
     ]:
         assert line in proc.stdout
 

@@ -156,7 +156,7 @@ def test_open_rs_draws_its_easy_problems_from_what_open_deepscaler_judged(tmp_pa
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "curate").glob("*.yaml")))
 def test_every_curate_preset_validates(preset):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("curate", overrides=["output_dir=/tmp/openrs-test", f"curate={preset}"])
+        cfg = compose("curate", overrides=["output_dir=/tmp/openrs-test", f"curate={preset}", "hardware=cpu"])
     curate_cfg, job = load_curate(cfg)
     assert curate_cfg.steps[0].step in ("boxed", "answered") and job.name == f"curate_{preset}"
 

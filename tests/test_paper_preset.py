@@ -165,3 +165,50 @@ def test_every_grpo_config_field_is_decided():
     undecided = fields - PAPER_ERA.keys() - BOOKKEEPING
     assert undecided == set(), "new GRPOConfig fields: add each to PAPER_ERA or BOOKKEEPING"
     assert (PAPER_ERA.keys() | BOOKKEEPING) - fields == set(), "fields no longer in GRPOConfig: remove them here"
+
+
+# The paper's wiring in miniature: R1-Distill's architecture, tokenizer and template (model=r1_mini, 20M
+# parameters), the shipped DeepScaleR copy, each experiment's own prompt and rewards; short caps and batches.
+MINIATURE = ("model=r1_mini", "data=deepscaler_preview", "data.sources.0.count=32", "hardware=cpu",
+             "length.max_completion_length=16", "length.max_model_length=528", "trainer.max_steps=3",
+             "trainer.global_batch_size=4", "trainer.num_generations=2", "trainer.save_steps=3",
+             "eval.every_steps=null")  # fmt: skip
+REWARDS = {"exp1": ["format", "accuracy"], "exp2": ["format", "accuracy"], "exp3": ["format", "cosine"]}
+
+
+@pytest.fixture(scope="module")
+def miniature_cache(tmp_path_factory):
+    """One OPENRS_CACHE for the three runs: the scaled-down model is built once."""
+    return tmp_path_factory.mktemp("openrs-cache")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exp", sorted(REWARDS))
+def test_paper_experiment_runs_three_steps_in_miniature(exp, tmp_path, miniature_cache):
+    import json
+    import math
+
+    import pandas as pd
+    from conftest import run_openrs
+    from mlflow import MlflowClient
+
+    out = tmp_path / "run"
+    proc = run_openrs("-m", "openrs", f"+experiment={exp}", *MINIATURE, f"hydra.run.dir={out}",
+                      f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+                      env={"OPENRS_CACHE": str(miniature_cache)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "checkpoint-3" / "trainer_state.json").is_file() and (out / "final" / "model.safetensors").is_file()
+    # Prompts carry R1-Distill's real chat template: system prompt, user turn, and the `<think>\n` prefill.
+    prompts = pd.concat(pd.read_parquet(p) for p in sorted((out / "completions").glob("*.parquet")))["prompt"]
+    english = "Note that respond by English, NOT use other languages."
+    for prompt in prompts:
+        assert prompt.startswith("<｜begin▁of▁sentence｜>A conversation between User and Assistant.")
+        assert "<｜User｜>" in prompt and prompt.endswith("<｜Assistant｜><think>\n")
+        assert (english in prompt) == (exp == "exp3")
+    # Every reward of the experiment is logged at every step, and finite.
+    run_id = json.loads((out / "mlflow_run.json").read_text())["run_id"]
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    for name in REWARDS[exp]:
+        points = client.get_metric_history(run_id, f"rewards/{name}/mean")
+        assert sorted(p.step for p in points) == [1, 2, 3], name
+        assert all(math.isfinite(p.value) for p in points), name

@@ -23,8 +23,10 @@ SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 
 @pytest.mark.parametrize("name", SWEEPS)
 def test_every_ready_sweep_composes_its_jobs(name, tmp_path):
+    # Planned for the paper's node: hardware=auto would refuse the 1.5B model on a machine without a GPU.
+    hardware = [] if "smoke" in name else ["hardware=a40x4"]
     proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", name, "dry_run=true",
-                      f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+                      *hardware, f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted(tmp_path.glob("*/job.yaml"))
     assert len(jobs) >= 2 and proc.stdout.count("dry run: resolved config written") == len(jobs)
