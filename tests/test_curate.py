@@ -3,9 +3,10 @@ copy, config errors, and the whole `python -m openrs.curate` run twice (byte-ide
 
 import json
 import re
+from pathlib import Path
 
 import pytest
-from conftest import run_openrs
+from conftest import compose_cfg, run_openrs
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
@@ -20,6 +21,7 @@ from openrs.config import (
     DedupeStep,
     MixCount,
     MixStep,
+    load_job,
 )
 from openrs.curate import answered, boxed, curate, decontaminate, dedupe, load_curate, mix, normalized, read_source
 from openrs.data import load_rows
@@ -224,15 +226,30 @@ def test_curate_steps_out_of_order_name_the_fix(edit, message):
 
 @pytest.mark.slow
 def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(tmp_path):
+    from openrs.tiny import tiny_model_path
+
+    judge = tiny_model_path(load_job(compose_cfg("+experiment=smoke")).model.tiny)  # built once, shared
+
+    def curate_into(out: Path, cache: Path) -> str:
+        if not cache.exists():  # a grade cache of its own, with the judge's weights linked in
+            cache.mkdir()
+            (cache / judge.name).symlink_to(judge)
+        proc = run_openrs("-m", "openrs.curate", "curate.steps.3.sample=48", "curate.steps.4.counts.0.count=8",
+                          f"hydra.run.dir={out}", env={"OPENRS_CACHE": str(cache)})  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stderr
+
+    # Two runs, each with its own empty cache, so both judge every problem: equal bytes mean a deterministic
+    # pipeline, not grades read back from the first run.
     outs = [tmp_path / "one", tmp_path / "two"]
     for out in outs:
-        proc = run_openrs("-m", "openrs.curate", "curate.steps.3.sample=48", "curate.steps.4.counts.0.count=8",
-                          f"hydra.run.dir={out}")  # fmt: skip
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "48 of 48 problems graded" in proc.stderr  # the second run judged nothing: its grades were cached
+        assert "0 of 48 problems graded" in curate_into(out, tmp_path / f"cache-{out.name}")
     files = sorted(p.name for p in outs[0].iterdir() if p.is_file() and p.suffix in (".jsonl", ".json"))
     assert CURATED_FILE in files and "manifest.json" in files
     assert all((outs[0] / f).read_bytes() == (outs[1] / f).read_bytes() for f in files)
+    # A rerun on a filled cache judges nothing and writes the same files.
+    assert "48 of 48 problems graded" in curate_into(tmp_path / "three", tmp_path / "cache-one")
+    assert all((outs[0] / f).read_bytes() == (tmp_path / "three" / f).read_bytes() for f in files)
     manifest = json.loads((outs[0] / "manifest.json").read_text())
     rows = manifest["sources"][0]["rows"]
     for step in manifest["steps"]:
