@@ -89,7 +89,8 @@ class GradingPool:
         """Outcome (a key of SCORES) for each (gold, prediction) item; prediction None means no answer.
 
         Predictions longer than max_answer_chars are not parsed (too_long): no real answer is that long,
-        and math-verify's cost grows steeply with length."""
+        and math-verify's cost grows steeply with length. PaperGold items carry whole completions and are
+        graded whatever their length (only the time bound applies), and are not cached."""
         start = time.perf_counter()
         with self._lock:
             # A PaperGold item's prediction is a whole completion: the boxed-answer length bound does not apply.
