@@ -339,6 +339,12 @@ class EvalConfig(_Schema):
     """Optimizer steps between step-wise evaluations; null turns them off."""
     batch_size: int = Field(gt=0)
     """Sequences per generate call of the transformers backend (vLLM schedules its own batches)."""
+    protocol: Literal["openrs", "paper"]
+    """How prompts are built and answers graded. `openrs`: the training prompt (the `prompt` group's system
+    prompt + the problem) and the rewards' grading (the last `\\boxed{}`, openrs.answers rules). `paper`: the
+    Open-RS paper's lighteval protocol (openrs.paper_protocol): no system prompt, lighteval's
+    MATH_QUERY_TEMPLATE as the user turn, the answer extracted from the whole completion (`\\boxed{}` first,
+    then other LaTeX or a plain expression), MATH-500 and Minerva graded against their full solutions."""
 
     @model_validator(mode="after")
     def _known_benchmarks(self) -> EvalConfig:

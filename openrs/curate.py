@@ -241,7 +241,7 @@ def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) 
             _write(problems, [{"id": i, "problem": r["problem"], "answer": r["answer"]} for i, r in enumerate(judged)])
             cfg = EvalConfig(benchmarks=[str(problems)], samples=step.samples, samples_per_benchmark={},
                              temperature=step.temperature, top_p=step.top_p, max_new_tokens=step.max_new_tokens,
-                             every_steps=None, batch_size=step.batch_size)  # fmt: skip
+                             every_steps=None, batch_size=step.batch_size, protocol="openrs")  # fmt: skip
             results = evaluate(generate, tokenizer, cfg, job.prompt.system, job.reward.grading) if judged else []
     finally:
         close()

@@ -65,7 +65,7 @@ def main(cfg: DictConfig) -> None:
     finally:
         close()
     out = Path(job.output_dir)
-    print(write_report(results, out, job.model.name_or_path))
+    print(write_report(results, out, job.model.name_or_path, job.eval.protocol))
     print(f"openrs.evaluate: per-problem results, summary.csv and report.md are in {out}")
 
 

@@ -1,8 +1,9 @@
 """Benchmark evaluation: k samples per problem, graded like the rewards, summarised with intervals.
 
 One interface for generation (`Generator`: transformers on a CPU, vLLM on GPUs), the prompts of training
-(openrs.data.chat_prompt), the grading engine of the rewards (openrs.grading), and the estimators of
-openrs.estimators. Used by `python -m openrs.evaluate` and by the step-wise callback during training.
+(openrs.data.chat_prompt) or of the paper (openrs.paper_protocol, `eval.protocol: paper`), the grading engine
+of the rewards (openrs.grading), and the estimators of openrs.estimators. Used by `python -m openrs.evaluate`
+and by the step-wise callback during training.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from openrs.arithmetic import LEVELS, problems
 from openrs.config import GENERATED_PREFIX, ConfigError, EvalConfig, GradingParams
 from openrs.data import chat_prompt
 from openrs.estimators import bootstrap_interval, majority_correct, pass_at_k
+from openrs.paper_protocol import paper_gold, paper_prompt
 
 SHIPPED = Path(__file__).resolve().parent / "eval_data"
 SHIPPED_NAMES = ("aime24", "amc23", "math500", "minerva_math", "olympiadbench")
@@ -45,7 +47,8 @@ def load_benchmark(spec: str) -> list[dict]:
     """Rows {id, problem, answer} of a benchmark: a shipped name (aime24, amc23, math500, minerva_math,
     olympiadbench), `arithmetic:easy` / `arithmetic:hard` (the generated held-out split), a local
     .jsonl/.parquet file, or a hub dataset id (its `test` split). Every row must have a non-empty
-    `problem` and `answer`; the first that does not is named in the error."""
+    `problem` and `answer`; the first that does not is named in the error. A row's `solution` is kept where
+    it has one (the paper protocol grades MATH-500 and Minerva against it)."""
     if spec.startswith(GENERATED_PREFIX):
         level = spec.removeprefix(GENERATED_PREFIX)
         if level not in LEVELS:
@@ -76,8 +79,8 @@ def load_benchmark(spec: str) -> list[dict]:
             raise ConfigError(f"eval benchmark {place}: no `problem` text; every row needs `problem` and `answer`")
         if row.get("answer") is None or not str(row["answer"]).strip():
             raise ConfigError(f"eval benchmark {place}: empty `answer`; fix or remove that row")
-    return [{"id": r.get("id", r.get("unique_id", i)), "problem": r["problem"], "answer": r["answer"]}
-            for i, r in enumerate(rows)]  # fmt: skip
+    return [{"id": r.get("id", r.get("unique_id", i)), "problem": r["problem"], "answer": r["answer"],
+             **({"solution": r["solution"]} if r.get("solution") else {})} for i, r in enumerate(rows)]  # fmt: skip
 
 
 @dataclass
@@ -102,7 +105,8 @@ class ProblemResult:
 def evaluate(
     generate: Generator, tokenizer, cfg: EvalConfig, system: str, grading: GradingParams
 ) -> list[ProblemResult]:
-    """Generate cfg.samples_for(benchmark) samples for every problem of every benchmark and grade them."""
+    """Generate cfg.samples_for(benchmark) samples for every problem of every benchmark and grade them, with
+    the prompts and grading of cfg.protocol (`system` is the openrs protocol's system prompt)."""
     from openrs.grading import shared_pool
     from openrs.rewards.text import language_share
 
@@ -112,12 +116,17 @@ def evaluate(
         k = cfg.samples_for(name)
         rows = load_benchmark(name)
         print(f"eval {name}: {len(rows)} problems x {k} samples", file=sys.stderr, flush=True)
-        prompts = [chat_prompt(tokenizer, system, r["problem"]) for r in rows]
+        paper = cfg.protocol == "paper"
+        prompts = [paper_prompt(tokenizer, r["problem"]) if paper else chat_prompt(tokenizer, system, r["problem"])
+                   for r in rows]  # fmt: skip
         outputs = generate(prompts, k, cfg.temperature, cfg.top_p, cfg.max_new_tokens)
         golds = [prepare_gold(r["answer"]) for r in rows]
-        items = [(g, prediction_of(s.text, g)) for g, samples in zip(golds, outputs, strict=True) for s in samples]
+        flat = [(r, g, s) for r, g, samples in zip(rows, golds, outputs, strict=True) for s in samples]
+        boxed = [prediction_of(s.text, g) for _, g, s in flat]
+        # The paper's extraction reads the whole completion; the last box still votes in maj@k.
+        items = [(paper_gold(name, r), s.text) if paper else (g, b) for (r, g, s), b in zip(flat, boxed, strict=True)]
         outcomes = iter(pool.grade(items))
-        predictions = iter(p for _, p in items)
+        predictions = iter(boxed)
         for row, samples in zip(rows, outputs, strict=True):
             r = ProblemResult(name, row["id"], str(row["answer"]), samples=len(samples))
             for s in samples:
@@ -162,9 +171,16 @@ def summarize(results: Sequence[ProblemResult]) -> list[dict]:
     return rows
 
 
-def table(summary: Sequence[dict], label: str) -> str:
+PROTOCOLS = {
+    "openrs": "the training prompt; the last \\boxed{} graded by openrs's rules",
+    "paper": "the paper's lighteval protocol: no system prompt, MATH_QUERY_TEMPLATE, answer extracted from the whole "
+    "completion",
+}
+
+
+def table(summary: Sequence[dict], label: str, protocol: str | None = None) -> str:
     """Markdown in the layout of the paper's Table 1: benchmarks as columns, pass@1 in % with the 95%
-    interval, then the details per benchmark."""
+    interval, then the details per benchmark, then the protocol (eval.protocol) when given."""
     head = "| model | " + " | ".join(r["benchmark"] for r in summary) + " |"
     cells = " | ".join(f"{100 * r['pass@1']:.1f} [{100 * r['low']:.1f}, {100 * r['high']:.1f}]" for r in summary)
     lines = [head, "|---" * (len(summary) + 1) + "|", f"| {label} | {cells} |", ""]
@@ -178,12 +194,15 @@ def table(summary: Sequence[dict], label: str) -> str:
             f"{100 * r['low']:.1f} to {100 * r['high']:.1f} | {100 * r['pass@k']:.1f} | {100 * r['maj@k']:.1f} | "
             f"{100 * r['truncated']:.1f} | {r['mean_tokens']:.0f} |"
         )
+    if protocol is not None:
+        lines += ["", f"Protocol: `{protocol}` ({PROTOCOLS[protocol]})."]
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: Sequence[ProblemResult], out_dir: Path, label: str) -> str:
+def write_report(results: Sequence[ProblemResult], out_dir: Path, label: str, protocol: str | None = None) -> str:
     """Write per_problem.jsonl (one ProblemResult per line), summary.csv (one row per benchmark, with the
-    model label, so files of several runs concatenate) and report.md into out_dir; return the table."""
+    model label and the protocol, so files of several runs concatenate) and report.md into out_dir; return
+    the table. protocol: the eval.protocol the results were graded with (named in both files)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "per_problem.jsonl", "w") as f:
         for r in results:
@@ -191,10 +210,10 @@ def write_report(results: Sequence[ProblemResult], out_dir: Path, label: str) ->
     summary = summarize(results)
     with open(out_dir / "summary.csv", "w", newline="") as f:
         fields = ["model", "benchmark", "problems", "k", "pass@1", "low", "high", "pass@k", "maj@k", "truncated",
-                  "mean_tokens", "non_english"]  # fmt: skip
+                  "mean_tokens", "non_english", "protocol"]  # fmt: skip
         writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
-        writer.writerows({"model": label, **r} for r in summary)
-    text = table(summary, label)
+        writer.writerows({"model": label, "protocol": protocol, **r} for r in summary)
+    text = table(summary, label, protocol)
     (out_dir / "report.md").write_text(text)
     return text

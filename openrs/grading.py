@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import wait
 
 from openrs.answers import Gold
+from openrs.paper_protocol import PaperGold
 
 SCORES = {
     "correct": 1.0,
@@ -33,7 +34,8 @@ SCORES = {
     "timeout": None,
     "error": None,
 }
-Item = tuple[Gold, str | None]
+Item = tuple[Gold, str | None] | tuple[PaperGold, str]
+"""(gold, boxed answer or None), or (paper-protocol gold, whole completion)."""
 
 
 def _serve(conn, memory_mb: int) -> None:
@@ -87,19 +89,24 @@ class GradingPool:
         """Outcome (a key of SCORES) for each (gold, prediction) item; prediction None means no answer.
 
         Predictions longer than max_answer_chars are not parsed (too_long): no real answer is that long,
-        and math-verify's cost grows steeply with length."""
+        and math-verify's cost grows steeply with length. PaperGold items carry whole completions and are
+        graded whatever their length (only the time bound applies), and are not cached."""
         start = time.perf_counter()
         with self._lock:
+            # A PaperGold item's prediction is a whole completion: the boxed-answer length bound does not apply.
+            too_long = [isinstance(g, Gold) and p is not None and len(p) > self.max_answer_chars for g, p in items]
             outcomes: list[str | None] = [
-                "no_answer" if p is None else "too_long" if len(p) > self.max_answer_chars else None for _, p in items
+                "no_answer" if p is None else "too_long" if long else None
+                for (_, p), long in zip(items, too_long, strict=True)
             ]
             todo = list(
                 dict.fromkeys(i for i, o in zip(items, outcomes, strict=True) if o is None and i not in self._cache)
             )
             fresh = self._run(todo)
             for item, outcome in fresh.items():
-                self._cache[item] = outcome
-            outcomes = [o or self._cache[i] for i, o in zip(items, outcomes, strict=True)]
+                if isinstance(item[0], Gold):  # whole completions (PaperGold items) rarely repeat and are large
+                    self._cache[item] = outcome
+            outcomes = [o or fresh.get(i) or self._cache[i] for i, o in zip(items, outcomes, strict=True)]
             self.counts.update(outcomes)
             while len(self._cache) > 16384:
                 self._cache.popitem(last=False)

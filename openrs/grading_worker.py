@@ -15,6 +15,7 @@ from multiprocessing.connection import Connection
 from math_verify import parse, verify
 
 from openrs.answers import Gold, plain_text, prepare_gold
+from openrs.paper_protocol import PaperGold, paper_verdict
 
 # With its own timeouts off (they need signal.alarm) math-verify warns on every call; the pool bounds time.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -52,7 +53,7 @@ def serve(conn: Connection, memory_mb: int) -> None:
     while (chunk := conn.recv()) is not None:
         for key, gold, prediction in chunk:
             try:
-                outcome = verdict(gold, prediction)
+                outcome = paper_verdict(gold, prediction) if isinstance(gold, PaperGold) else verdict(gold, prediction)
             except BaseException:  # noqa: BLE001 - MemoryError, RecursionError, sympy internals: all score None
                 outcome = "error"
             conn.send((key, outcome))

@@ -42,7 +42,7 @@ class StepwiseEvaluation(TrainerCallback):
             torch.manual_seed(job.seed + step)
             results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.system, job.reward.grading)
         out = Path(job.output_dir) / "eval" / f"step-{step}"
-        print(write_report(results, out, f"step {step}"), file=sys.stderr, flush=True)
+        print(write_report(results, out, f"step {step}", job.eval.protocol), file=sys.stderr, flush=True)
         entry = {"step": step}
         for row in summarize(results):
             name = Path(row["benchmark"]).stem if "/" in row["benchmark"] else row["benchmark"]
