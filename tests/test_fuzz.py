@@ -1,14 +1,13 @@
 """10,000 hostile completions through every reward: nothing escapes, every call is bounded, the pool lives."""
 
-import json
 import random
 import re
-import time
 
 import pytest
 from conftest import compose_cfg
 
 from openrs.config import load_job
+from openrs.evaluation import load_benchmark
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.correctness import pool_for
 from openrs.rewards.structure import has_tags
@@ -76,9 +75,12 @@ def every_reward():
     return params, build_rewards(params)
 
 
-def test_hostile_completions(every_reward, shared_data):
+# Hang protection (pytest-timeout): every item is bounded by TIMEOUT_S in the pool, so a hung grader would show
+# as this test running past its limit; how fast grading is lives in benchmarks/grading.py.
+@pytest.mark.timeout(1800)
+def test_hostile_completions(every_reward):
     params, funcs = every_reward
-    golds = [json.loads(line)["answer"] for line in open(shared_data / "eval" / "math500.jsonl")]
+    golds = [row["answer"] for row in load_benchmark("math500")]
     rng = random.Random(1234)
     completions = [hostile(rng) for _ in range(N_COMPLETIONS)]
     accuracy = next(f for f in funcs if f.__name__ == "accuracy")
@@ -91,13 +93,9 @@ def test_hostile_completions(every_reward, shared_data):
             answer=[rng.choice(golds) for _ in batch],
         )
         for func in funcs:
-            began = time.monotonic()
             out = func(**kwargs)
-            elapsed = time.monotonic() - began
             assert len(out) == len(batch)
             assert all(r is None or isinstance(r, float) for r in out)
-            # Each grading worker spends at most TIMEOUT_S per item: a hung item cannot hold a step.
-            assert elapsed < (len(batch) / 2 + 2) * TIMEOUT_S + 30, (func.__name__, elapsed)
     pool = pool_for(params)
     assert pool.alive()
     assert pool.restarts > 0  # some items did hang or crash, and their workers were replaced

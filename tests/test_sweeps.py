@@ -120,17 +120,16 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
         return [t for t in study.trials if t.state in states]
 
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
     while not (tmp_path / "optuna.db").is_file() or not trials(TrialState.COMPLETE, TrialState.PRUNED):
-        assert proc.poll() is None and time.monotonic() < deadline
+        assert proc.poll() is None
         time.sleep(1)
     while not trials(TrialState.RUNNING):  # the second trial has started
-        assert proc.poll() is None and time.monotonic() < deadline
+        assert proc.poll() is None
         time.sleep(0.2)
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")  # the first trial created the store
     trial_run = f"tags.`openrs.optuna_trial` = 'smoke_lr_kl:{trials(TrialState.RUNNING)[0].number}'"
     while not client.search_runs(["1"], trial_run):  # its job has opened its MLflow run
-        assert proc.poll() is None and time.monotonic() < deadline
+        assert proc.poll() is None
         time.sleep(0.2)
     proc.kill()
     proc.wait()
@@ -178,18 +177,15 @@ def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal; reads /proc")
 def test_jobs_of_a_killed_gpu_slot_launcher_end_with_it(tmp_path):
     sweeper = subprocess.Popen([*gpu_slots_app(tmp_path, [0, 1], 1, seconds=600), "job=0,1"], cwd=tmp_path)
-    deadline = time.monotonic() + 120
     while len(pid_files := list((tmp_path / "sweep").glob("*/pid"))) < 2 or not all(p.read_text() for p in pid_files):
-        assert sweeper.poll() is None and time.monotonic() < deadline
+        assert sweeper.poll() is None
         time.sleep(0.2)
     jobs = [int(p.read_text()) for p in pid_files]
     sweeper.kill()  # SIGKILL: the launcher cannot stop its jobs itself
     sweeper.wait()
 
-    deadline = time.monotonic() + 30
-    try:
+    try:  # the test's timeout (pytest-timeout) fails it if they outlive their launcher
         while any(running(pid) for pid in jobs):
-            assert time.monotonic() < deadline, f"jobs {jobs} outlived their launcher"
             time.sleep(0.2)
     finally:
         for pid in filter(running, jobs):
@@ -341,9 +337,8 @@ def test_slurm_time_limit_warning_checkpoints_then_requeues(tmp_path):
          "trainer.global_batch_size=16", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", f"hydra.sweep.dir={sweep}"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 300
     while not (sweep / "0" / "eval" / "step-2").exists():  # training is under way
-        assert proc.poll() is None and time.monotonic() < deadline
+        assert proc.poll() is None
         time.sleep(0.5)
     os.kill(_process_running("submitit.core._submit"), signal.SIGUSR2)
     output, _ = proc.communicate(timeout=300)
