@@ -99,11 +99,12 @@ def serve(conn: Connection, memory_mb: int) -> None:
     # A runaway sympy computation must fail inside this worker, not take the node's memory.
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    conn.send("ready")
     while (chunk := conn.recv()) is not None:
         for key, gold, prediction in chunk:
             try:
                 outcome = verdict(gold, prediction)
-            except BaseException:  # noqa: BLE001 - MemoryError, RecursionError, sympy internals: all score None
+            except BaseException:  # noqa: BLE001 - MemoryError, RecursionError, sympy internals: scored as wrong
                 outcome = "error"
             conn.send((key, outcome))
 
