@@ -27,6 +27,7 @@ from openrs.grading_mutations import (
     deepscaler_golds,
     failures,
     grade_cases,
+    unparseable,
 )
 
 
@@ -66,8 +67,10 @@ def main() -> int:
             cells = [f"{bad[s, case]}/{total[s, case]}" for s in names]
             all_bad, all_total = sum(bad[s, case] for s in names), sum(total[s, case] for s in names)
             print(f"| {kind} | {case} | " + " | ".join(cells) + f" | {all_bad}/{all_total} |")
+    skipped = unparseable(cases, outcomes)
+    print(f"\ngold answers graded unparseable (their cases score None, counted in neither): {skipped}")
     n_mut = sum(c.expect == 0.0 for c in cases)
-    print(f"\nfalse positives: {len(fp)} of {n_mut} mutations; false negatives: {len(fn)} of {len(cases) - n_mut}")
+    print(f"false positives: {len(fp)} of {n_mut} mutations; false negatives: {len(fn)} of {len(cases) - n_mut}")
     for kind, found in (("false positive", fp), ("false negative", fn)):
         for c, outcome in found[: args.list]:
             print(f"- {kind} {c.source} row {c.row} {c.name} ({outcome}): gold {c.gold!r}, {c.completion[27:-1]!r}")

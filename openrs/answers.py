@@ -24,21 +24,22 @@ _WORDS = re.compile(r"^\(?[A-Za-z]{2,}(?: [A-Za-z]{2,})*\)?$")
 # values, which only a gold answer with two values accepts.
 _CONNECTIVE = re.compile(r"\\(?:text|mbox|mathrm|textbf)\{ ?(?:or|and) ?\}| (?:or|and) ", re.IGNORECASE)
 _FRAC = re.compile(r"\\[dt]frac(?![A-Za-z])")
-_DOLLAR = re.compile(r"(?<!\\)\$")
+_DOLLAR = re.compile(r"(?<!\\)\$|(?<!\\)\\[()]")  # `$` and `\(`, `\)`: maths mode switches
 _PERCENT = re.compile(r"(?<!\\)%")
 # In maths mode a space only ends a command name before a letter (`\cdot x`); `\ ` is an explicit space.
 # Applied to single spaces (runs collapsed first), so it stays linear.
 _SPACE = re.compile(r"(?<![A-Za-z\\]) | (?![A-Za-z])")
-_BASE = re.compile(r"^(\d+)_\{?(\d+)\}?$")  # 4343_6, 4210_{5}: a number written in base 6, 5
+_BASE = re.compile(r"(\d+)_\{?\(?(\d+)\)?\}?")  # 4343_6, 4210_{5}, 201_{(5)}: numbers in base 6, 5, 5
 _DECIMAL = re.compile(r"^[+-]?\d*\.\d+$")
 _WRAPPERS = (("\\{", "\\}"), ("(", ")"), ("[", "]"))
 
 
 def boxed_contents(text: str) -> list[str]:
-    """Contents of every balanced `\\boxed{...}` / `\\fbox{...}` in text, in order of appearance.
+    """Contents of every balanced `\\boxed{...}` / `\\fbox{...}` in text that is not inside another, in order of
+    appearance (`\\boxed{\\boxed{60}+1}` gives `\\boxed{60}+1`, not 60).
 
     An unbalanced box (the completion was cut off) contributes nothing. Linear in len(text)."""
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int, str]] = []
     for opener in _BOX_OPENERS:
         start = text.find(opener)
         while start != -1:
@@ -51,9 +52,40 @@ def boxed_contents(text: str) -> list[str]:
                 depth += (c == "{") - (c == "}")
                 i += 1
             if depth == 0:
-                found.append((start, text[start + len(opener) : i - 1]))
+                found.append((start, i, text[start + len(opener) : i - 1]))
             start = text.find(opener, start + len(opener))
-    return [content for _, content in sorted(found)]
+    outer, end = [], 0
+    for start, stop, content in sorted(found):
+        if start >= end:
+            outer.append(content)
+            end = stop
+    return outer
+
+
+def _unbox(s: str) -> str:
+    # `\\boxed{60}+1` -> `60+1`: a box inside an answer is only emphasis. Linear, like boxed_contents.
+    if "\\boxed{" not in s and "\\fbox{" not in s:
+        return s
+    out, opened, i = [], [], 0  # opened: for each open brace, whether it opened a box
+    while i < len(s):
+        opener = next((o for o in _BOX_OPENERS if s.startswith(o, i)), None)
+        if opener:
+            opened.append(True)
+            i += len(opener)
+            continue
+        c = s[i]
+        if c == "\\":
+            out.append(s[i : i + 2])
+            i += 2
+            continue
+        if c == "{":
+            opened.append(False)
+        elif c == "}" and opened and opened.pop():
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def split_top_level(answer: str) -> list[str]:
@@ -89,7 +121,7 @@ def normalize_expression(s: str) -> str:
     s = " ".join(_strip_dollars(s).split())
     if m := _SCI.match(s.rstrip(".")):
         return f"{m.group(1)}\\times10^{{{int(m.group(2))}}}"
-    s = _PERCENT.sub(r"\\%", _SPACE.sub("", _CONNECTIVE.sub(",", s)).rstrip("."))
+    s = _PERCENT.sub(r"\\%", _unbox(_SPACE.sub("", _CONNECTIVE.sub(",", s))).rstrip("."))
     s = _BARE_POINT.sub(r"\1", _FRAC.sub(r"\\frac", s))
     if m := _WHOLE_FLOAT.match(s):
         return m.group(1)
@@ -113,11 +145,13 @@ class Gold:
 
     candidates: LaTeX forms any of which counts as correct (a percentage also as its fraction);
     parts: number of comma-separated answers; text: lower-case letters when the answer is a word;
-    scale: k when the answer is written m x 10^k, or is a decimal with digits past the 6th place (predictions
-    are divided by 10^k before comparing, since math-verify compares numbers to 6 decimals and would take
-    2.88e-19 for 2.88e-69 and .0000673 for .0000672); max_parts: the most comma-separated answers a
-    prediction may give (a second value appended to a single answer is wrong, whatever math-verify makes
-    of it); base: `digits_base` when the answer is a number in another base (math-verify drops the base).
+    scale: k when the answer is written m x 10^k (predictions are divided by 10^k before comparing, since
+    math-verify compares numbers to 6 decimals and would take 2.88e-19 for 2.88e-69); places: the decimals
+    of an answer written with more than 6 (a prediction must equal it to half a unit of its last digit,
+    where math-verify would take .0000673 for .0000672 and 110.8333334 for 110.8333333); max_parts: the most
+    comma-separated answers a prediction may give (a second value appended to a single answer is wrong,
+    whatever math-verify makes of it); base: the answer as `base_form` writes it when it has numbers in
+    another base (math-verify drops the base; such answers compare as strings).
     """
 
     candidates: tuple[str, ...]
@@ -126,6 +160,7 @@ class Gold:
     scale: int | None = None
     max_parts: int = 1
     base: str | None = None
+    places: int | None = None
 
 
 def prepare_gold(answer: object) -> Gold:
@@ -136,9 +171,8 @@ def prepare_gold(answer: object) -> Gold:
     if m := _SCI.match(" ".join(_strip_dollars(raw).split())):
         return Gold((m.group(1),), 1, None, int(m.group(2)))
     core = normalize_expression(raw)
-    if _DECIMAL.match(core) and Decimal(core) and Decimal(core).as_tuple().exponent < -6:
-        d = Decimal(core)
-        return Gold((str(d.scaleb(-d.adjusted())),), 1, None, d.adjusted())
+    if _DECIMAL.match(core) and -Decimal(core).as_tuple().exponent > 6:
+        return Gold((core,), 1, None, places=-Decimal(core).as_tuple().exponent)
     candidates = [core]
     if core.endswith("%"):
         number = _strip_percent(core)
@@ -157,9 +191,9 @@ def _inner_parts(core: str) -> int:
 
 
 def base_form(answer: str) -> str | None:
-    """`digits_base` for a number written in a base (`4210_{5}` -> `4210_5`), else None."""
-    m = _BASE.match(answer)
-    return f"{m.group(1)}_{m.group(2)}" if m else None
+    """answer with its numbers in a base written `digits_base` (`4210_{5}` -> `4210_5`, `51_{(10)}=201_{(5)}`
+    -> `51_10=201_5`); None when it has none."""
+    return _BASE.sub(r"\1_\2", answer) if _BASE.search(answer) else None
 
 
 def prediction_of(completion: str, gold: Gold) -> str | None:

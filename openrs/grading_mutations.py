@@ -28,7 +28,6 @@ _UNIT_END = re.compile(r"(?:\\(?:text|mathrm|mbox|textbf)\{[^{}]*\}|\^\{?\\circ\
 _DECIMAL = re.compile(r"-?\d+\.\d+")
 _FRACTION = re.compile(r"(-?)\\d?frac\{(\d+)\}\{(\d+)\}")
 _ZERO_START = re.compile(r"[+-]?0+(?:\.0*)?(?![\d.])")  # `0`, `-0`, `0 \leq x`, `0, -1`
-_ZERO_EQUATION = re.compile(r"^[^=+-]+=0$")  # `-A = 0` is `A = 0`
 
 
 def written(gold: object) -> str:
@@ -52,9 +51,25 @@ def _plus_one(s: str) -> str | None:
 
 
 def _sign_flip(s: str) -> str | None:
-    if "\\pm" in s or "\\mp" in s or _ZERO_START.match(s) or _ZERO_EQUATION.match(s.replace(" ", "")):
-        return None  # -0 is 0
+    # -0 is 0, also as a set or matrix of zeros; -A = 0 is A = 0.
+    if "\\pm" in s or "\\mp" in s or _ZERO_START.match(s) or _all_zero(s) or _one_term_is_zero(s):
+        return None
     return s[1:] if s.startswith("-") else "-" + s
+
+
+def _all_zero(s: str) -> bool:
+    rest = re.sub(r"\\(?:begin|end)\{[^{}]*\}|\\[A-Za-z]+", "", s)  # `\{0\}`, `\begin{pmatrix} 0 \\ 0 \end{pmatrix}`
+    return not re.search(r"[A-Za-z1-9]", rest)
+
+
+def _one_term_is_zero(s: str) -> bool:
+    lhs, _, rhs = s.replace(" ", "").partition("=")
+    depth = 0
+    for i, c in enumerate(lhs):
+        depth += (c in "([{") - (c in ")]}")
+        if c in "+-" and i and depth == 0:
+            return False
+    return rhs == "0"
 
 
 def _after_percent(s: str) -> str | None:
@@ -95,8 +110,8 @@ def _frac(s: str) -> str | None:
 
 
 def _spacing(s: str) -> str | None:
-    if " " in s:  # drop spaces, except between letters (`\cdot x`, `a x`)
-        out = re.sub(r"(?<![A-Za-z$])\s+|\s+(?![A-Za-z$])", "", s)  # `$b$ is` is prose
+    if " " in s:  # drop spaces, except beside a letter (`\cdot x`, `a x`) or `$`
+        out = re.sub(r"(?<![A-Za-z$])\s+(?![A-Za-z$])", "", s)  # `$b$ is`, `73\% and` are prose
     else:
         out = re.sub(r"\s*([=+<>])\s*", r" \1 ", s).strip()  # not commas: `58,500` is one number
     return out if out != s else None
@@ -192,8 +207,15 @@ def grade_cases(pool: GradingPool, cases: list[Case], batch: int = 1024) -> list
 
 
 def failures(cases: list[Case], outcomes: list[str]) -> tuple[list[tuple[Case, str]], list[tuple[Case, str]]]:
-    """(false positives, false negatives): mutations graded correct, rewrites not graded correct; a None
-    score (unparseable gold, which every shipped gold must not be) counts as a failure of either kind."""
-    fp = [(c, o) for c, o in zip(cases, outcomes, strict=True) if c.expect == 0.0 and SCORES[o] != 0.0]
-    fn = [(c, o) for c, o in zip(cases, outcomes, strict=True) if c.expect == 1.0 and SCORES[o] != 1.0]
+    """(false positives, false negatives): mutations not graded 0, rewrites not graded 1. A case whose gold
+    is unparseable (None, skipped: a data problem such as an empty answer) is neither; `unparseable` lists
+    them, to check that their golds really are."""
+    graded = [(c, o) for c, o in zip(cases, outcomes, strict=True) if o != "unparseable_gold"]
+    fp = [(c, o) for c, o in graded if c.expect == 0.0 and SCORES[o] != 0.0]
+    fn = [(c, o) for c, o in graded if c.expect == 1.0 and SCORES[o] != 1.0]
     return fp, fn
+
+
+def unparseable(cases: list[Case], outcomes: list[str]) -> list[object]:
+    """The distinct gold answers graded unparseable_gold (their cases score None)."""
+    return list(dict.fromkeys(c.gold for c, o in zip(cases, outcomes, strict=True) if o == "unparseable_gold"))

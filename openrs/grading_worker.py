@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import resource
 import warnings
+from decimal import Decimal
 from functools import lru_cache
 from multiprocessing.connection import Connection
 
@@ -67,6 +68,16 @@ def _same_relation(g: Relational, p: Relational) -> bool:
         return False
 
 
+def _within(p, value: Decimal, places: int) -> bool:
+    # To half a unit of the gold's last decimal (math-verify rounds to 6 decimals).
+    if not (isinstance(p, Basic) and p.is_number):
+        return False
+    try:
+        return abs(Decimal(str(p.evalf(places + 10))) - value) * 2 <= Decimal(10) ** -places
+    except (ArithmeticError, ValueError, TypeError):  # complex, infinite
+        return False
+
+
 def _equal(g, p) -> bool:
     if isinstance(g, Relational) and isinstance(p, Relational):
         return _same_relation(g, p)
@@ -91,6 +102,9 @@ def verdict(gold: Gold, prediction: str | None) -> str:
     predicted = _parse(prediction)
     if not predicted:
         return "unparseable_prediction"
+    if gold.places is not None:
+        value = Decimal(gold.candidates[0])
+        return "correct" if any(_within(p, value, gold.places) for p in predicted) else "wrong"
     return "correct" if any(_equal(g, p) for candidate in golds for g in candidate for p in predicted) else "wrong"
 
 

@@ -28,6 +28,7 @@ def test_last_box_wins_and_nesting_is_balanced():
     assert boxed_contents(text) == ["3", r"\frac{1}{2}", "x^{2}"]
     assert boxed_contents(r"\boxed{\{1, 2\}}") == [r"\{1, 2\}"]
     assert boxed_contents("no box") == []
+    assert boxed_contents(r"\boxed{\boxed{60}+1} and \boxed{2}") == [r"\boxed{60}+1", "2"]  # not the inner box
 
 
 def test_split_top_level_keeps_tuples_and_intervals():
@@ -168,6 +169,9 @@ HBAR = r"\hbar \omega(v+1 / 2)-\frac{E_{0}^{2} e^{2}}{2 m \omega^{2}}"  # Minerv
         ("3", r"\boxed{3 \text{ or } 4}"),  # math-verify reads the first of `a or b`
         (r"\frac{4056195}{4}", r"\boxed{\frac{2015 \cdot 2013}{4} \text{ OR } 7}"),
         ("24e - 32", r"\boxed{24e - 33}"),  # 24 times Euler's e, not 2.4e-31 (DeepScaleR)
+        ("60", r"\boxed{\boxed{60}+1}"),  # the inner box was taken for the answer
+        ("110.8333333", r"\boxed{110.8333334}"),  # equal at 6 decimals
+        ("51_{(10)} = 201_{(5)}", r"\boxed{51_{(10)} = 201_{(6)}}"),
         # Unparsed; math-verify's own string fallback was the stump `\lambda_{` for both.
         (r"\lambda_{\text {red}} / \sqrt{2}", r"\boxed{\lambda_{\text {red}} / \sqrt{3}}"),
     ],
@@ -190,6 +194,8 @@ def test_wrong_answers_that_used_to_pass(gold, completion):
         ("x<2", r"\boxed{2>x}"),
         (r"\frac{1}{3} E_{1}+\frac{2}{3} E_{2}", r"\boxed{\dfrac{1}{3}E_{1}+\dfrac{2}{3}E_{2}}"),  # unparsed
         (r"\frac{2015 \cdot 2013}{4} \text{ OR } \frac{4056195}{4}", r"\boxed{\frac{4056195}{4}}"),
+        (r"\(\boxed{4489}\)", r"\boxed{4489}"),  # DeepScaleR golds with a box inside
+        ("110.8333333", r"\boxed{\frac{665}{6}}"),  # to half a unit of the gold's last digit
     ],
 )
 def test_right_answers_still_pass(gold, completion):
