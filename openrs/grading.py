@@ -3,19 +3,24 @@
 math-verify's own timeouts use signal.alarm: they only work on a main thread, in whole seconds, and cannot
 interrupt a long C-level computation (sympy evaluating 10^{10^{10}}). Here every item is parsed and
 verified in a worker process (on its own main thread, with a memory cap); the parent kills a worker whose
-item overruns `timeout_s`, scores that item None, and starts a replacement from a forkserver that has
+item overruns `timeout_s`, scores that item wrong, and starts a replacement from a forkserver that has
 math-verify imported already. Callers may be on any thread.
 
-Outcomes: correct -> 1.0; wrong, no_answer, unparseable_prediction, too_long -> 0.0;
-unparseable_gold, timeout, error -> None (TRL skips None rewards).
+Outcomes: correct -> 1.0; wrong, no_answer, unparseable_prediction, too_long, timeout, error -> 0.0;
+unparseable_gold -> None (TRL skips None rewards). A prediction that times out or makes its worker fail
+(memory cap, crash) is wrong: were it skipped, a policy would be paid, relative to a wrong answer, for
+answers the grader cannot finish. Only when the gold answer itself does not parse (a data problem) is the
+item skipped, so a timeout or error is checked against the gold answer alone first.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -30,9 +35,9 @@ SCORES = {
     "no_answer": 0.0,
     "unparseable_prediction": 0.0,
     "too_long": 0.0,
+    "timeout": 0.0,
+    "error": 0.0,
     "unparseable_gold": None,
-    "timeout": None,
-    "error": None,
 }
 Item = tuple[Gold, str | None] | tuple[PaperGold, str]
 """(gold, boxed answer or None), or (paper-protocol gold, whole completion)."""
@@ -46,14 +51,54 @@ def _serve(conn, memory_mb: int) -> None:
     serve(conn, memory_mb)
 
 
+@contextlib.contextmanager
+def _unless_main_is_stdin():
+    """Start processes without re-running the main module when it is not a file (`python - <<EOF`).
+
+    A forkserver child re-runs the parent's main module from its `__file__`, and for a script read on
+    standard input that is `<stdin>`, which cannot be opened: every worker would die on start. The workers
+    need nothing from the main module, so for that case it is hidden while they start."""
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main.__spec__, "name", None) or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 class _Worker:
+    # The first start waits for the forkserver to import and warm up math-verify (seconds on a busy node).
+    startup_s = 300.0
+
     def __init__(self, ctx: mp.context.BaseContext, memory_mb: int):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child, memory_mb), daemon=True, name="openrs-grader")
-        self.proc.start()
+        with _unless_main_is_stdin():
+            self.proc.start()
         child.close()
         self.keys: collections.deque[int] = collections.deque()  # in flight, in the order they are graded
         self.since = 0.0  # when the item at keys[0] started
+
+    def wait_ready(self) -> None:
+        """Return once the worker serves; raise RuntimeError at once if it died starting."""
+        try:
+            if self.conn.poll(self.startup_s) and self.conn.recv() == "ready":
+                return
+        except (EOFError, OSError):
+            pass
+        self.proc.join(timeout=5)
+        main = sys.modules["__main__"]
+        name = getattr(main.__spec__, "name", None) or getattr(main, "__file__", None) or "__main__"
+        raise RuntimeError(
+            f"openrs grading: a grading worker process could not start (exit code {self.proc.exitcode}; its "
+            f"traceback, if any, is above). Each worker re-runs the main module ({name}) on start, as "
+            "multiprocessing's forkserver does: if that module starts a grading pool, a reward or training when "
+            'imported, put that code under `if __name__ == "__main__":`.'
+        )
 
     def kill(self) -> None:
         self.proc.kill()
@@ -79,8 +124,15 @@ class GradingPool:
         # killed worker is ready in milliseconds instead of a second.
         self._ctx.set_forkserver_preload(["openrs.grading_worker"])
         self._workers = [_Worker(self._ctx, memory_mb) for _ in range(self.n_workers)]
+        try:
+            for w in self._workers:
+                w.wait_ready()
+        except RuntimeError:
+            self.close()
+            raise
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[Item, str] = collections.OrderedDict()
+        self._gold_parses: dict[Gold, bool] = {}
         self.counts: collections.Counter[str] = collections.Counter()
         self.seconds = 0.0
         self.restarts = 0
@@ -104,6 +156,8 @@ class GradingPool:
             )
             fresh = self._run(todo)
             for item, outcome in fresh.items():
+                if outcome in ("timeout", "error") and isinstance(item[0], Gold) and not self._gold_ok(item[0]):
+                    fresh[item] = outcome = "unparseable_gold"
                 if isinstance(item[0], Gold):  # whole completions (PaperGold items) rarely repeat and are large
                     self._cache[item] = outcome
             outcomes = [o or fresh.get(i) or self._cache[i] for i, o in zip(items, outcomes, strict=True)]
@@ -145,13 +199,21 @@ class GradingPool:
                     self._replace(w, pending, results, todo, "timeout")
         return results
 
+    def _gold_ok(self, gold: Gold) -> bool:
+        # The gold answer alone, within the same bound: a gold that hangs or crashes is unusable too.
+        if gold not in self._gold_parses:
+            self._gold_parses[gold] = self._run([(gold, None)])[gold, None] == "no_answer"
+        return self._gold_parses[gold]
+
     def _replace(self, w: _Worker, pending, results, todo, outcome: str) -> None:
         results[todo[w.keys.popleft()]] = outcome
         pending.extendleft(reversed(w.keys))
         w.keys.clear()
         w.kill()
-        self._workers[self._workers.index(w)] = _Worker(self._ctx, self.memory_mb)
+        fresh = _Worker(self._ctx, self.memory_mb)
+        self._workers[self._workers.index(w)] = fresh
         self.restarts += 1
+        fresh.wait_ready()
 
     def alive(self) -> bool:
         return all(w.proc.is_alive() for w in self._workers)

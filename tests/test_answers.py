@@ -1,5 +1,7 @@
 """Answer rules and grading on real benchmark answers; each case is a trap the original code fell into."""
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -26,6 +28,7 @@ def test_last_box_wins_and_nesting_is_balanced():
     assert boxed_contents(text) == ["3", r"\frac{1}{2}", "x^{2}"]
     assert boxed_contents(r"\boxed{\{1, 2\}}") == [r"\{1, 2\}"]
     assert boxed_contents("no box") == []
+    assert boxed_contents(r"\boxed{\boxed{60}+1} and \boxed{2}") == [r"\boxed{60}+1", "2"]  # not the inner box
 
 
 def test_split_top_level_keeps_tuples_and_intervals():
@@ -135,6 +138,70 @@ def test_pool_from_a_thread_with_a_hanging_item(pool):
     assert pool.scores(items[:1]) == [1.0]  # the pool still grades afterwards
 
 
+def test_a_timeout_is_wrong_unless_the_gold_is_unparseable(pool):
+    # Skipped (None), a prediction the grader cannot finish would escape the penalty of a wrong answer.
+    hang = "10^{10^{10}}"
+    assert pool.scores([(prepare_gold("10"), hang)]) == [0.0]
+    assert pool.grade([(prepare_gold(""), hang)]) == ["unparseable_gold"]
+    assert pool.scores([(prepare_gold(""), hang)]) == [None]
+
+
+HBAR = r"\hbar \omega(v+1 / 2)-\frac{E_{0}^{2} e^{2}}{2 m \omega^{2}}"  # Minerva 261
+
+
+# Wrong answers math-verify alone (or an earlier rule) graded correct; each line is one class.
+@pytest.mark.parametrize(
+    "gold, completion",
+    [
+        ("17.5%", r"\boxed{17.5%+1}"),  # LaTeX reads the rest after % as a comment
+        (r"$8 \%$", r"\boxed{8 \%+1}"),
+        ("$221,$8$", r"\boxed{221,$8+1}"),  # a $ inside the box ended the parsed answer
+        (r"$(-\infty, 0) \cup\{1\}$.", r"\boxed{(-\infty, 0) \cup\{1\}$.+1}"),
+        ("5", r"\boxed{$5$+1}"),
+        ("$N=n$", r"\boxed{N=n+1}"),  # both equations have no solution for math-verify's solver
+        (r"\frac{d x}{d t}=k x-a", r"\boxed{-\frac{d x}{d t}=k x-a}"),  # sympy takes dx/dt for 0
+        # Its LaTeX does not parse, and math-verify's fallback read both as their last number, 2.
+        (HBAR, rf"\boxed{{{HBAR}+1}}"),
+        ("4343_6", r"\boxed{4343_7}"),  # the base was dropped
+        (".0000672", r"\boxed{.0000673}"),  # equal at 6 decimals
+        (r"5.4 \text{ cents}", r"\boxed{5.4 \text{ cents}, 5.5 \text{ cents}}"),  # a second value
+        ("4.5e33", r"\boxed{4.5e33, 4.5e34}"),
+        ("3", r"\boxed{3 \text{ or } 4}"),  # math-verify reads the first of `a or b`
+        (r"\frac{4056195}{4}", r"\boxed{\frac{2015 \cdot 2013}{4} \text{ OR } 7}"),
+        ("24e - 32", r"\boxed{24e - 33}"),  # 24 times Euler's e, not 2.4e-31 (DeepScaleR)
+        ("60", r"\boxed{\boxed{60}+1}"),  # the inner box was taken for the answer
+        ("110.8333333", r"\boxed{110.8333334}"),  # equal at 6 decimals
+        ("51_{(10)} = 201_{(5)}", r"\boxed{51_{(10)} = 201_{(6)}}"),
+        # Unparsed; math-verify's own string fallback was the stump `\lambda_{` for both.
+        (r"\lambda_{\text {red}} / \sqrt{2}", r"\boxed{\lambda_{\text {red}} / \sqrt{3}}"),
+    ],
+)
+def test_wrong_answers_that_used_to_pass(gold, completion):
+    assert graded(gold, completion) == "wrong"
+
+
+@pytest.mark.parametrize(
+    "gold, completion",
+    [
+        ("17.5%", r"\boxed{17.5\%}"),
+        ("$221,$8$", r"\boxed{221, 8}"),
+        ("$N=n$", r"\boxed{n=N}"),
+        (r"\frac{d x}{d t}=k x-a", r"\boxed{\frac{dx}{dt}=kx-a}"),
+        (HBAR, r"\boxed{\hbar\omega(v+1/2)-\frac{E_{0}^{2}e^{2}}{2m\omega^{2}}}"),
+        ("4343_6", r"\boxed{4343_{6}}"),
+        (".0000672", r"\boxed{6.72 \times 10^{-5}}"),
+        (r"\left( 3, \frac{\pi}{2} \right)", r"\boxed{3, \frac{\pi}{2}}"),
+        ("x<2", r"\boxed{2>x}"),
+        (r"\frac{1}{3} E_{1}+\frac{2}{3} E_{2}", r"\boxed{\dfrac{1}{3}E_{1}+\dfrac{2}{3}E_{2}}"),  # unparsed
+        (r"\frac{2015 \cdot 2013}{4} \text{ OR } \frac{4056195}{4}", r"\boxed{\frac{4056195}{4}}"),
+        (r"\(\boxed{4489}\)", r"\boxed{4489}"),  # DeepScaleR golds with a box inside
+        ("110.8333333", r"\boxed{\frac{665}{6}}"),  # to half a unit of the gold's last digit
+    ],
+)
+def test_right_answers_still_pass(gold, completion):
+    assert graded(gold, completion) == "correct"
+
+
 def test_pool_counts_outcomes(pool):
     pool.take_metrics()
     gold = prepare_gold("7")
@@ -144,3 +211,35 @@ def test_pool_counts_outcomes(pool):
     assert metrics["grading/correct"] == 2 and metrics["grading/wrong"] == 1
     assert metrics["grading/no_answer"] == 1 and metrics["grading/unparseable_gold"] == 1
     assert metrics["grading/seconds"] > 0
+
+
+POOL_SCRIPT = """
+from openrs.answers import prepare_gold
+from openrs.grading import GradingPool
+
+pool = GradingPool(1, 3.0, 4096, 2000)
+print(pool.grade([(prepare_gold("5"), "5")]))
+pool.close()
+"""
+
+
+def run_python(*args: str, stdin: str | None = None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_pool_started_from_a_script_on_stdin(tmp_path):
+    # `python - <<EOF`: a forkserver child would re-run the main module from `<stdin>`, which it cannot open.
+    out = run_python("-", stdin=POOL_SCRIPT, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['correct']"
+
+
+def test_pool_that_cannot_start_raises_a_clear_error(tmp_path):
+    # No `if __name__ == "__main__":` guard: each worker re-runs the script, which starts a pool again.
+    script = tmp_path / "no_guard.py"
+    script.write_text(POOL_SCRIPT)
+    out = run_python(str(script), cwd=tmp_path)
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: openrs grading: a grading worker process could not start"), out.stderr
+    assert 'if __name__ == "__main__":' in last and "no_guard.py" in last

@@ -44,6 +44,16 @@ def test_accuracy_skips_unparseable_gold_and_logs_it(params):
     assert logged["grading/unparseable_gold"] == 1
 
 
+def test_a_completion_the_grader_cannot_finish_is_wrong(params):
+    # Skipped (None), it would get 0 from TRL's nansum where a wrong answer of its length gets -0.5 under exp3.
+    hang = r"\boxed{10^{10^{10}}}"
+    logged = {}
+    assert call("accuracy", params, [hang], answer=["10"], log_metric=logged.__setitem__) == [0.0]
+    assert logged["grading/timeout"] == 1
+    (r,) = call("cosine", params, [hang], completion_ids=[[0] * params.cosine.max_len], answer=["10"])
+    assert r == pytest.approx(-0.5)  # the wrong branch at max_len
+
+
 def test_format_is_the_papers_closing_tag_rule(params, shared_data):
     from transformers import AutoTokenizer
 

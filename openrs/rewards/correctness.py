@@ -20,9 +20,10 @@ def pool_for(params: RewardConfig) -> GradingPool:
 def grade(
     completions: Sequence[Any], answer: Sequence[Any], params: RewardConfig, log_metric=None
 ) -> list[float | None]:
-    """1.0 / 0.0 per completion by math-verify (gold first) on its last \\boxed{} answer; None when the gold
-    answer cannot be parsed or grading timed out or crashed. Counts per outcome and grading seconds go to
-    TRL's `log_metric` when given (as grading/timeout, grading/unparseable_gold, grading/seconds, ...)."""
+    """1.0 / 0.0 per completion by math-verify (gold first) on its last \\boxed{} answer; an answer whose
+    grading times out or crashes its worker is 0.0; None only when the gold answer cannot be parsed. Counts
+    per outcome and grading seconds go to TRL's `log_metric` when given (as grading/timeout,
+    grading/unparseable_gold, grading/seconds, ...)."""
     golds = [prepare_gold(a) for a in answer]
     items = [(g, prediction_of(t, g)) for g, t in zip(golds, texts(completions), strict=True)]
     pool = pool_for(params)
@@ -38,7 +39,8 @@ def accuracy(
 ) -> list[float | None]:
     """r = 1 if the last \\boxed{} answer equals the gold `answer` (math-verify, gold first), else 0.
 
-    None (skipped by TRL) when the gold answer is unparseable or the item timed out."""
+    0 when grading the answer times out (a policy must not be paid for answers the grader cannot finish);
+    None (skipped by TRL) only when the gold answer is unparseable."""
     return grade(completions, answer, params, log_metric)
 
 
