@@ -10,9 +10,11 @@ below the start from 300 on. The early stop (openrs.early_stop) ends a run at th
 degradation; its checkpoint is the highest-scoring step among the evaluations it saw (openrs.select), compared
 with the more conservative earliest step not significantly below it. Cost at the paper's pace: 500 steps took
 4 A40s 24 h, so one step is 96 / 500 = 0.192 GPU-hours, at $0.4375 per GPU-hour (conf/hardware/a40x4.yaml). A
-control run that rises and stays up measures stops that should not happen. Each curve also with checkpoint
-variation shared by both benchmarks (1 or 2 points sd, independent or AR(1) rho 0.5): the true score of each
-checkpoint is the curve plus its variation, and regret is measured against that.
+control run that rises and stays up, and one that stays flat, measure stops that should not happen. Each curve
+also with checkpoint variation shared by both benchmarks (1 or 2 points sd, independent or AR(1) rho 0.5): the
+true score of each checkpoint is the curve plus its variation, and regret is measured against that.
+--checkpoint-variation sets the largest variation the detector assumes (selection.checkpoint_variation,
+default 0.02).
 """
 
 import argparse
@@ -29,6 +31,8 @@ EXP1 = {
     "math500": (500, 1, [0, 0.005, 0.01, 0.005, 0, -0.02, -0.03, -0.03, -0.03, -0.03, -0.03]),
 }
 RISING = {name: (n, k, [min(0.01 * j, 0.05) for j in range(len(STEPS))]) for name, (n, k, _) in EXP1.items()}
+FLAT = {name: (n, k, [0.0] * len(STEPS)) for name, (n, k, _) in EXP1.items()}
+CURVES = [("exp1 shape", EXP1), ("rising (control)", RISING), ("flat (control)", FLAT)]
 VARIATION = [(0.0, 0.0), (0.01, 0.0), (0.01, 0.5), (0.02, 0.0), (0.02, 0.5)]  # (sd, AR(1) rho)
 GPU_HOURS_PER_STEP, USD_PER_GPU_HOUR = 96 / 500, 0.4375
 
@@ -38,20 +42,23 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=500)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--persistence", type=int, default=2)
+    parser.add_argument("--checkpoint-variation", type=float, default=0.02, help="the largest the detector assumes")
     args = parser.parse_args()
-    print(f"alpha {args.alpha}, persistence {args.persistence}, {args.trials} runs per row\n")
+    levels = {"alpha": args.alpha, "persistence": args.persistence, "variation": args.checkpoint_variation}
+    print(f"alpha {args.alpha}, persistence {args.persistence}, checkpoint variation up to "
+          f"{100 * args.checkpoint_variation:g} points assumed, {args.trials} runs per row\n")  # fmt: skip
     print("| curve | checkpoint variation | stopped early | median stop step | GPU-hours saved (mean) "
           "| USD saved (mean) | chosen vs best true score, points (mean, worst 5%) | same without early stop "
           "| earliest tied step instead |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
-    for (label, spec), (sd, rho) in itertools.product([("exp1 shape", EXP1), ("rising (control)", RISING)], VARIATION):
+    for (label, spec), (sd, rho) in itertools.product(CURVES, VARIATION):
         stops, saved, regret, regret_full, regret_tied = [], [], [], [], []
         for _ in range(args.trials):
             results, truth = simulate_benchmarks(rng, spec, sd, rho)
-            full = analyse(results, args.alpha, args.persistence)
+            full = analyse(results, **levels)
             stop = full.confirmed_at if full.confirmed_at is not None else STEPS[-1]
-            seen = analyse({s: r for s, r in results.items() if s <= stop}, args.alpha, args.persistence)
+            seen = analyse({s: r for s, r in results.items() if s <= stop}, **levels)
             stops.append(stop)
             saved.append((STEPS[-1] - stop) * GPU_HOURS_PER_STEP)
             regret.append(100 * (truth.max() - truth[STEPS.index(seen.peak_step)]))

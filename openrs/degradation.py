@@ -12,10 +12,11 @@ benchmark (from the spread of the differences within each).
 - earliest tied: the earliest step whose score is not significantly below the peak. openrs.select keeps the
   peak instead: on simulated runs its true score is closer to the best (benchmarks/early_stop.py).
 - onset: a change point. At every evaluation n the detector compares, for each candidate onset t with at
-  least `persistence` evaluations from it to n, the mean score of the evaluations from t to n (each below
-  the reference) with the best reference window of evaluations before t; the largest standardized drop
-  over all (window, t) is the statistic, and its t the likeliest onset. So a decline that keeps steepening
-  is judged at an onset with evaluations behind it, not at its newest and deepest point.
+  least `persistence` evaluations from it to n, the mean score of the evaluations from t to n (each at least
+  two of its standard errors below the reference) with the best reference window of evaluations before t;
+  the largest standardized drop over all (window, t) is the statistic, and its t the likeliest onset. So a
+  decline that keeps steepening is judged at an onset with evaluations behind it, not at its newest and
+  deepest point.
 - the standard error has two parts. Sampling: one evaluation's sampling error is pooled from each
   problem's spread of pass rates across the evaluations so far (it also holds any change over time, which
   errs on the safe side). Checkpoint variation: the true score of a policy moves from checkpoint to
@@ -52,6 +53,8 @@ Results = Mapping[int, Mapping[Hashable, tuple[int, int]]]
 """step -> problem key -> (correct, samples). Keys (benchmark, id) group problems by benchmark; any other
 key puts all problems in one group."""
 
+# How far below the reference, in one evaluation's standard errors, every evaluation from the onset on must lie.
+_MARGIN = 2
 # A short run's variation estimate is pulled towards zero as if this many more second differences had shown none.
 _SHRINK = 6
 # Checkpoint variation the threshold is calibrated against: (variance as a share of the largest assumed, AR(1)
@@ -79,6 +82,10 @@ class Degradation:
     """First step of a confirmed, persisting significant drop; None when there is none."""
     confirmed_at: int | None
     """The first evaluation at which the drop passed the threshold: an early stop decided online stops here."""
+    checkpoint_sd: float | None
+    """The run's checkpoint-to-checkpoint standard deviation of the true score as the detector estimates it
+    from all evaluations (leaving out the step into the onset; shrunk on short runs), a fraction; None when
+    it has fewer than 3 evaluations or no sampling error."""
 
 
 @dataclass
@@ -152,7 +159,10 @@ def _largest_drop(x: np.ndarray, persistence: int) -> tuple[np.ndarray, np.ndarr
         reference = (cum[:, t : t + 1] - cum[:, :t]) / before
         error = np.sqrt((1 / before + 1 / after) * inflation[:, t : t + 1])
         drop = (reference - ((cum[:, n] - cum[:, t]) / after)[:, None]) / error
-        drop[reference <= x[:, t:].max(axis=1, keepdims=True)] = -np.inf  # every evaluation since t is lower
+        # Every evaluation since t must be lower, by _MARGIN of its standard errors: else the evaluation before a
+        # sudden drop, as high as the peak, would pass as the onset and one low evaluation confirm the drop.
+        low_enough = reference - _MARGIN * np.sqrt(inflation[:, t : t + 1]) > x[:, t:].max(axis=1, keepdims=True)
+        drop[~low_enough] = -np.inf
         drop = drop.max(axis=1)
         better = drop > best
         best[better], onset[better] = drop[better], t
@@ -218,16 +228,27 @@ def analyse(
     onset = confirmed = None
     planned = max(looks or 0, len(steps))
     for n in range(persistence + 1, len(steps) + 1):
-        # Each evaluation's sampling error from the evaluations seen by then, as an early stop would have it.
-        spread = m.rates[:, :n].var(axis=1, ddof=1)
-        error = np.sqrt(sum(spread[g].mean() / len(g) for g in m.groups)) / len(m.groups)
+        error = _sampling_error(m, n)
         if error == 0:
             continue
         drop, at = _largest_drop(scores[None, :n] / error, persistence)
         if drop[0] > drop_thresholds(planned, persistence, alpha, _rounded_up((variation / error) ** 2))[n]:
             onset, confirmed = steps[at[0]], steps[n - 1]
             break
-    return Degradation(per_step, steps[peak], steps[tied], onset, confirmed)
+    error, sd = _sampling_error(m, len(steps)), None
+    if len(steps) >= 3 and error > 0:
+        ratio = _variation_ratio(scores[None] / error)[0, steps.index(onset) if onset is not None else 0]
+        sd = float(error * np.sqrt(ratio))
+    return Degradation(per_step, steps[peak], steps[tied], onset, confirmed, sd)
+
+
+def _sampling_error(m: RateMatrix, n: int) -> float:
+    """One evaluation's sampling error from the first n evaluations, as an early stop would have it then:
+    each problem's spread of pass rates across them, pooled (stratified by benchmark)."""
+    if n < 2:
+        return 0.0
+    spread = m.rates[:, :n].var(axis=1, ddof=1)
+    return float(np.sqrt(sum(spread[g].mean() / len(g) for g in m.groups)) / len(m.groups))
 
 
 def load_run(eval_dir: Path) -> dict[int, dict[tuple[str, str], tuple[int, int]]]:

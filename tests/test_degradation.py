@@ -201,3 +201,15 @@ def test_early_stop_and_pruning_share_one_analysis_per_evaluation(tmp_path, monk
     assert openrs.early_stop.analysis_at(job, 100) is first and len(calls) == 1  # the second reader reuses it
     openrs.early_stop.analysis_at(job, 150)
     assert len(calls) == 2
+
+
+def test_the_runs_own_checkpoint_variation_is_estimated():
+    rng = np.random.default_rng(2)
+
+    def estimate(sd: float, trend: float = 0.0) -> float:
+        curves = [trend * np.arange(15) + checkpoint_variation(rng, (15,), sd) for _ in range(10)]
+        return float(np.median([analyse(simulate_run(rng, 500, 4, c)).checkpoint_sd for c in curves]))
+
+    # 13 second differences, shrunk as if 6 more had shown none: 3 points read as about 3 * sqrt(13 / 19) = 2.5.
+    assert 0.02 <= estimate(0.03) <= 0.03
+    assert estimate(0.0) < 0.005 and estimate(0.0, trend=-0.01) < 0.005  # a steady decline is no variation
