@@ -65,15 +65,16 @@ def single_benchmarks(trials: int, alpha: float) -> None:
         print(f"| {problems} | {k} | {alarms['flat']:.1%} | {alarms['rising']:.1%} | {found:.1%} | {median} |")
 
 
-def preset(trials: int, alpha: float, models: list[str]) -> None:
+def preset(trials: int, alpha: float, models: list[str], curves: list[str], variation: float) -> None:
     print("| difficulty | change | checkpoint variation | " + " | ".join(
-        f"{name}: {'found' if window else 'false alarms'}" for name, (_, window) in PRESET.items()) + " |")  # fmt: skip
-    print("|---" * (3 + len(PRESET)) + "|")
+        f"{name}: {'found' if PRESET[name][1] else 'false alarms'}" for name in curves) + " |")  # fmt: skip
+    print("|---" * (3 + len(curves)) + "|")
     for model in models:
         for uneven in (False, True):
             for sd, rho in VARIATION:
                 cells = []
-                for name, (curve, window) in PRESET.items():
+                for name in curves:
+                    curve, window = PRESET[name]
                     if uneven and name == "flat":
                         cells.append("(as even)")
                         continue
@@ -82,11 +83,11 @@ def preset(trials: int, alpha: float, models: list[str]) -> None:
                     hits = 0
                     for _ in range(trials):
                         results, _ = simulate_benchmarks(rng, spec, sd, rho, model=model, uneven=uneven)
-                        at = analyse(results, alpha, looks=len(curve)).confirmed_at
+                        at = analyse(results, alpha, looks=len(curve), variation=variation).confirmed_at
                         hits += at is not None and (window is None or window[0] <= at <= window[1])
                     cells.append(f"{hits / trials:.1%}")
-                variation = f"{100 * sd:g} points, {'AR(1) 0.5' if rho else 'independent'}" if sd else "none"
-                print(f"| {model} | {'uneven' if uneven else 'even'} | {variation} | " + " | ".join(cells) + " |",
+                label = f"{100 * sd:g} points, {'AR(1) 0.5' if rho else 'independent'}" if sd else "none"
+                print(f"| {model} | {'uneven' if uneven else 'even'} | {label} | " + " | ".join(cells) + " |",
                       flush=True)  # fmt: skip
 
 
@@ -106,11 +107,14 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--only", choices=["single", "preset", "outside"], default=None)
     parser.add_argument("--models", nargs="+", default=["beta", "logistic"], help="difficulty models of table 2")
+    parser.add_argument("--curves", nargs="+", default=list(PRESET), choices=list(PRESET), help="curves of table 2")
+    parser.add_argument("--checkpoint-variation", type=float, default=0.02, help="the largest the detector assumes")
     args = parser.parse_args()
-    print(
-        f"alpha {args.alpha}, persistence 2, checkpoint variation assumed up to 2 points, {args.trials} runs per cell\n"
-    )
-    tables = {"single": single_benchmarks, "preset": lambda t, a: preset(t, a, args.models), "outside": outside}
+    print(f"alpha {args.alpha}, persistence 2, checkpoint variation up to {100 * args.checkpoint_variation:g} points "
+          f"assumed (table 2), {args.trials} runs a cell\n")  # fmt: skip
+    tables = {"single": single_benchmarks,
+              "preset": lambda t, a: preset(t, a, args.models, args.curves, args.checkpoint_variation),
+              "outside": outside}  # fmt: skip
     for name, table in tables.items():
         if args.only in (None, name):
             table(args.trials, args.alpha)
