@@ -176,9 +176,11 @@ def drop_thresholds(looks: int, persistence: int, alpha: float, ratio: float, ru
     independent standard normal sampling errors plus checkpoint variation of up to `ratio` times their
     variance. Every n gets the same quantile of its statistic (the largest over the cases), set so that the
     chance of any alarm in `looks` evaluations is at most alpha in every case."""
+    if looks <= persistence:
+        return np.full(looks + 1, np.inf)
     rng = np.random.default_rng(0)
     cases = []
-    for share, rho in dict.fromkeys(_CASES if ratio > 0 else _CASES[:1]):
+    for share, rho in _CASES if ratio > 0 else _CASES[:1]:
         x = rng.standard_normal((runs, looks)) + checkpoint_variation(rng, (runs, looks), np.sqrt(share * ratio), rho)
         cases.append(np.stack([_largest_drop(x[:, :n], persistence)[0] for n in range(persistence + 1, looks + 1)], 1))
     ordered = [np.sort(c, axis=0) for c in cases]
