@@ -390,6 +390,9 @@ class SelectionConfig(_Schema):
     its step-wise evaluations."""
     persistence: int = Field(ge=1)
     """Step-wise evaluations from the onset on that must show a drop before degradation is confirmed."""
+    checkpoint_variation: float = Field(ge=0, lt=1)
+    """Largest standard deviation of the true score from checkpoint to checkpoint (a fraction) for which
+    alpha holds; the detector estimates the run's own from its evaluations."""
     early_stop: bool
     """Stop training at the evaluation that confirms degradation (checkpointing that step)."""
     alias: str = Field(min_length=1)
@@ -486,7 +489,8 @@ def plan_batch(global_batch: int, world_size: int, max_per_device: int) -> Batch
     )
 
 
-# openrs.degradation simulates its threshold for the planned evaluations in O(n^3) time: 19 s for 101.
+# openrs.degradation simulates its thresholds for the planned evaluations in O(n^3) time (once per ratio of
+# selection.checkpoint_variation to the sampling error, rounded): 618 s for 101 on 2 busy shared CPU cores.
 MAX_STEPWISE_EVALUATIONS = 101
 
 
@@ -538,7 +542,7 @@ class JobConfig(_Schema):
     def degradation_levels(self) -> dict[str, Any]:
         """Keyword arguments for openrs.degradation.analyse: the selection's levels and the planned evaluations."""
         return {"alpha": self.selection.alpha, "persistence": self.selection.persistence,
-                "looks": self.planned_evaluations}  # fmt: skip
+                "looks": self.planned_evaluations, "variation": self.selection.checkpoint_variation}  # fmt: skip
 
     def grpo_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for trl.GRPOConfig, everything the job fixes (lengths in tokens)."""

@@ -11,26 +11,35 @@ benchmark (from the spread of the differences within each).
 - peak: the step with the highest score.
 - earliest tied: the earliest step whose score is not significantly below the peak. openrs.select keeps the
   peak instead: on simulated runs its true score is closer to the best (benchmarks/early_stop.py).
-- onset: a change point. At every evaluation n the detector compares, for each candidate onset t, the mean
-  score of the evaluations from t to n (each below the reference) with the best reference window of
-  evaluations before t; the largest standardized drop over all (window, t) is the statistic, and its t the
-  likeliest onset, which must have at least `persistence` evaluations from it to n. The standard error of
-  one evaluation's score is pooled from each problem's spread of pass rates across the evaluations so far
-  (it also holds any change over time, which errs on the safe side for small or saturated benchmarks). The
-  threshold is the (1 - alpha) quantile of the statistic's maximum over all the run's evaluations on flat
-  runs of independent normal scores (a Pocock-style boundary, simulated once per number of evaluations): on
-  a flat run the chance of any alarm is about alpha when every evaluation samples the same problems the same
-  number of times (measured 4.3 to 5.0% at alpha 0.05 for 30 to 500 problems, k = 1 to 16). It is exceeded
-  on hard benchmarks with most pass rates near 0 (7.5% at k = 1, 6.5% at k = 4 for 30 problems of mean 6%)
-  and when k changes between evaluations (6.3 to 10.2%; analyse warns). The first evaluation over the
-  threshold confirms degradation at that onset. The rule only looks backwards, so the same function decides
-  an early stop during training, given the number of evaluations the run plans. benchmarks/degradation.py
-  measures false alarms and detection.
+- onset: a change point. At every evaluation n the detector compares, for each candidate onset t with at
+  least `persistence` evaluations from it to n, the mean score of the evaluations from t to n (each at least
+  two of its standard errors below the reference) with the best reference window of evaluations before t;
+  the largest standardized drop over all (window, t) is the statistic, and its t the likeliest onset. So a
+  decline that keeps steepening is judged at an onset with evaluations behind it, not at its newest and
+  deepest point.
+- the standard error has two parts. Sampling: one evaluation's sampling error is pooled from each
+  problem's spread of pass rates across the evaluations so far (it also holds any change over time, which
+  errs on the safe side). Checkpoint variation: the true score of a policy moves from checkpoint to
+  checkpoint by itself, so the drop's variance is scaled by 1 + (variation / sampling variance), the
+  variation estimated from the run: the excess of the squared second differences of the scores over what
+  sampling explains (blind to a linear trend, and leaving out those that touch the candidate onset's step),
+  pulled towards zero on short runs as if 6 more second differences had shown none.
+- threshold: one per evaluation, the same quantile of the statistic at each, set by simulation so that a
+  flat run raises an alarm at any of the run's planned evaluations with chance at most alpha, whether the
+  checkpoint variation is absent or up to `variation` (a standard deviation of the true score, 2 points by
+  default), independent from checkpoint to checkpoint or autocorrelated (AR(1), rho 0.5). The estimate
+  cannot tell variation from a decline on a short run, which is why the assumed largest variation bounds
+  it: beyond it false alarms rise. The assumptions: the same problems and samples per problem at every
+  planned evaluation (analyse warns otherwise), roughly normal scores, and checkpoint variation no larger
+  than `variation`. The first evaluation over its threshold confirms degradation at that onset. The rule
+  only looks backwards, so the same function decides an early stop during training, given the number of
+  evaluations the run plans. benchmarks/degradation.py measures false alarms and detection.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -43,6 +52,15 @@ import numpy as np
 Results = Mapping[int, Mapping[Hashable, tuple[int, int]]]
 """step -> problem key -> (correct, samples). Keys (benchmark, id) group problems by benchmark; any other
 key puts all problems in one group."""
+
+# How far below the reference, in one evaluation's standard errors, every evaluation from the onset on must lie.
+_MARGIN = 2
+# A short run's variation estimate is pulled towards zero as if this many more second differences had shown none.
+_SHRINK = 6
+# Checkpoint variation the threshold is calibrated against: (variance as a share of the largest assumed, AR(1)
+# lag-one correlation). No variation, the largest independent or autocorrelated, and a quarter of it
+# autocorrelated: the false-alarm level is the worst of these.
+_CASES = ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (0.25, 0.5))
 
 
 @dataclass
@@ -64,6 +82,10 @@ class Degradation:
     """First step of a confirmed, persisting significant drop; None when there is none."""
     confirmed_at: int | None
     """The first evaluation at which the drop passed the threshold: an early stop decided online stops here."""
+    checkpoint_sd: float | None
+    """The run's checkpoint-to-checkpoint standard deviation of the true score as the detector estimates it
+    from all evaluations (leaving out the step into the onset; shrunk on short runs), a fraction; None when
+    it has fewer than 3 evaluations or no sampling error."""
 
 
 @dataclass
@@ -72,6 +94,8 @@ class RateMatrix:
     """Evaluated steps, ascending."""
     rates: np.ndarray
     """problems x steps pass rates, over the problems every step evaluated."""
+    samples: np.ndarray
+    """problems x steps samples per problem."""
     groups: list[np.ndarray]
     """Row indices of each benchmark's problems."""
 
@@ -92,10 +116,10 @@ def rate_matrix(results: Results) -> RateMatrix:
     if not common:
         raise ValueError("no problem was evaluated at every step: the steps cannot be compared")
     keys = sorted(common, key=str)
-    rates = np.array([[results[s][k][0] / results[s][k][1] for s in steps] for k in keys], dtype=float)
+    counts = np.array([[results[s][k] for s in steps] for k in keys], dtype=float)  # problems x steps x 2
     benchmark = [k[0] if isinstance(k, tuple) else "" for k in keys]
     groups = [np.flatnonzero(np.array(benchmark) == b) for b in sorted(set(benchmark))]
-    return RateMatrix(steps, rates, groups)
+    return RateMatrix(steps, counts[..., 0] / counts[..., 1], counts[..., 1], groups)
 
 
 def _significantly_below(m: RateMatrix, lower: int, upper: int, z: float) -> bool:
@@ -105,39 +129,82 @@ def _significantly_below(m: RateMatrix, lower: int, upper: int, z: float) -> boo
     return bool(mean > 0) if se == 0 else bool(mean / se > z)
 
 
+def _variation_ratio(x: np.ndarray) -> np.ndarray:
+    """Checkpoint variation estimated from runs x (runs x n evaluations, scores in units of one evaluation's
+    sampling error) for each candidate onset t: the excess of the second differences' spread over what
+    sampling explains, as a ratio of variances (variation / sampling), (runs, n); column t leaves out the
+    second differences that touch the step into t, so that a drop there does not count as variation. Second
+    differences ignore a linear trend. Shrunk towards zero as if _SHRINK more second differences had shown
+    none, so that a short run is not judged by two."""
+    runs, n = x.shape
+    second = np.zeros((runs, n + 1))  # column c + 1: the second difference centred on evaluation c, 1 .. n-2
+    second[:, 2:n] = (x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]) ** 2 / 6 - 1  # 6: its variance from sampling alone
+    inside = np.zeros(n + 1)
+    inside[2:n] = 1
+    t = np.arange(n)
+    left_out, count = second[:, t] + second[:, t + 1], inside[t] + inside[t + 1]  # centred on t - 1 and t
+    return np.maximum(second.sum(axis=1, keepdims=True) - left_out, 0) / (max(n - 2, 0) - count + _SHRINK)
+
+
 def _largest_drop(x: np.ndarray, persistence: int) -> tuple[np.ndarray, np.ndarray]:
     """The largest standardized drop at the last evaluation of runs x (runs x evaluations, scores in units
-    of one evaluation's standard error; see the module docstring) -> (drop, its onset index), each (runs,);
-    the drop is -inf where no candidate qualifies or fewer than `persistence` evaluations follow its onset."""
+    of one evaluation's sampling error; see the module docstring) -> (drop, its onset index), each (runs,);
+    onsets are those with at least `persistence` evaluations from them on; -inf where none qualifies."""
     runs, n = x.shape
     cum = np.concatenate([np.zeros((runs, 1)), np.cumsum(x, axis=1)], axis=1)
+    inflation = 1 + _variation_ratio(x)
     best, onset = np.full(runs, -np.inf), np.zeros(runs, dtype=int)
-    for t in range(1, n):
+    for t in range(1, n - persistence + 1):
         after, before = n - t, t - np.arange(t)  # lengths of [t, n) and of the references [a, t), a = 0 .. t-1
         reference = (cum[:, t : t + 1] - cum[:, :t]) / before
-        drop = (reference - ((cum[:, n] - cum[:, t]) / after)[:, None]) / np.sqrt(1 / before + 1 / after)
-        drop[reference <= x[:, t:].max(axis=1, keepdims=True)] = -np.inf  # every evaluation since t is lower
+        error = np.sqrt((1 / before + 1 / after) * inflation[:, t : t + 1])
+        drop = (reference - ((cum[:, n] - cum[:, t]) / after)[:, None]) / error
+        # Every evaluation since t must be lower, by _MARGIN of its standard errors: else the evaluation before a
+        # sudden drop, as high as the peak, would pass as the onset and one low evaluation confirm the drop.
+        low_enough = reference - _MARGIN * np.sqrt(inflation[:, t : t + 1]) > x[:, t:].max(axis=1, keepdims=True)
+        drop[~low_enough] = -np.inf
         drop = drop.max(axis=1)
         better = drop > best
         best[better], onset[better] = drop[better], t
-    # A dip at the last evaluations is its own likeliest onset: it waits for `persistence` evaluations.
-    best[n - onset < persistence] = -np.inf
     return best, onset
 
 
 @cache
-def drop_threshold(looks: int, persistence: int, alpha: float, runs: int = 10_000) -> float:
-    """The (1 - alpha) quantile of the largest standardized drop over `looks` evaluations of flat runs,
-    from `runs` simulated runs of independent standard normal scores (fixed seed: the same every time)."""
-    x = np.random.default_rng(0).standard_normal((runs, looks))
-    drops = [_largest_drop(x[:, :n], persistence)[0] for n in range(persistence + 1, looks + 1)]
-    return float(np.quantile(np.max(drops, axis=0), 1 - alpha)) if drops else np.inf
+def drop_thresholds(looks: int, persistence: int, alpha: float, ratio: float, runs: int = 2500) -> np.ndarray:
+    """Thresholds of the largest standardized drop at each number of evaluations n (entry n; inf up to
+    `persistence`), from `runs` simulated flat runs per case of _CASES (fixed seed: the same every time):
+    independent standard normal sampling errors plus checkpoint variation of up to `ratio` times their
+    variance. Every n gets the same quantile of its statistic (the largest over the cases), set so that the
+    chance of any alarm in `looks` evaluations is at most alpha in every case."""
+    if looks <= persistence:
+        return np.full(looks + 1, np.inf)
+    rng = np.random.default_rng(0)
+    cases = []
+    for share, rho in _CASES if ratio > 0 else _CASES[:1]:
+        x = rng.standard_normal((runs, looks)) + checkpoint_variation(rng, (runs, looks), np.sqrt(share * ratio), rho)
+        cases.append(np.stack([_largest_drop(x[:, :n], persistence)[0] for n in range(persistence + 1, looks + 1)], 1))
+    ordered = [np.sort(c, axis=0) for c in cases]
+    low, high = 0, runs - 1  # the quantile's rank: the smallest whose thresholds keep every case's alarms <= alpha
+    while low < high:
+        rank = (low + high) // 2
+        level = np.max([o[rank] for o in ordered], axis=0)
+        low, high = (low, rank) if max(np.mean(np.any(c > level, axis=1)) for c in cases) <= alpha else (rank + 1, high)
+    return np.concatenate([np.full(persistence + 1, np.inf), np.max([o[low] for o in ordered], axis=0)])
 
 
-def analyse(results: Results, alpha: float = 0.05, persistence: int = 2, looks: int | None = None) -> Degradation:
+def _rounded_up(ratio: float) -> float:
+    """ratio rounded up to a power of sqrt(2) (at least 1/64), so that nearby ratios share one calibration."""
+    return 2 ** (math.ceil(2 * math.log2(max(ratio, 1 / 64))) / 2) if ratio > 0 else 0.0
+
+
+def analyse(
+    results: Results, alpha: float = 0.05, persistence: int = 2, looks: int | None = None, variation: float = 0.02
+) -> Degradation:
     """Peak, best and onset steps of a run (see the module docstring). alpha: chance of a false alarm in a
     whole flat run; persistence: evaluations from the onset on that must show the drop; looks: evaluations
-    the run plans (default: those in results; an early stop deciding mid-run must give the full count)."""
+    the run plans (default: those in results; an early stop deciding mid-run must give the full count);
+    variation: the largest standard deviation of the true score from checkpoint to checkpoint (a fraction)
+    that the false-alarm level holds for."""
     if not results:
         raise ValueError("no evaluation results")
     m = rate_matrix(results)
@@ -149,11 +216,10 @@ def analyse(results: Results, alpha: float = 0.05, persistence: int = 2, looks: 
     z_pair = NormalDist().inv_cdf(1 - alpha)
     tied = next(j for j in range(peak + 1) if not _significantly_below(m, j, peak, z_pair))
 
-    first = results[steps[0]]
     unmet = [why for why, broken in [
         ("some problems were not evaluated at every step", any(len(r) != len(m.rates) for r in results.values())),
         ("problems were sampled a different number of times at different steps",
-         any(r[k][1] != first[k][1] for r in results.values() for k in r.keys() & first.keys())),
+         bool((m.samples != m.samples[:, :1]).any())),
         (f"{len(steps)} evaluations, more than the {looks} planned", looks is not None and len(steps) > looks),
     ] if broken]  # fmt: skip
     if unmet:
@@ -162,18 +228,29 @@ def analyse(results: Results, alpha: float = 0.05, persistence: int = 2, looks: 
                       "same problems and samples at every planned evaluation)", stacklevel=2)  # fmt: skip
 
     onset = confirmed = None
-    threshold = drop_threshold(max(looks or 0, len(steps)), persistence, alpha)
+    planned = max(looks or 0, len(steps))
     for n in range(persistence + 1, len(steps) + 1):
-        # Each evaluation's standard error from the evaluations seen by then, as an early stop would have it.
-        spread = m.rates[:, :n].var(axis=1, ddof=1)
-        error = np.sqrt(sum(spread[g].mean() / len(g) for g in m.groups)) / len(m.groups)
+        error = _sampling_error(m, n)
         if error == 0:
             continue
         drop, at = _largest_drop(scores[None, :n] / error, persistence)
-        if drop[0] > threshold:
+        if drop[0] > drop_thresholds(planned, persistence, alpha, _rounded_up((variation / error) ** 2))[n]:
             onset, confirmed = steps[at[0]], steps[n - 1]
             break
-    return Degradation(per_step, steps[peak], steps[tied], onset, confirmed)
+    error, sd = _sampling_error(m, len(steps)), None
+    if len(steps) >= 3 and error > 0:
+        ratio = _variation_ratio(scores[None] / error)[0, steps.index(onset) if onset is not None else 0]
+        sd = float(error * np.sqrt(ratio))
+    return Degradation(per_step, steps[peak], steps[tied], onset, confirmed, sd)
+
+
+def _sampling_error(m: RateMatrix, n: int) -> float:
+    """One evaluation's sampling error from the first n evaluations, as an early stop would have it then:
+    each problem's spread of pass rates across them, pooled (stratified by benchmark)."""
+    if n < 2:
+        return 0.0
+    spread = m.rates[:, :n].var(axis=1, ddof=1)
+    return float(np.sqrt(sum(spread[g].mean() / len(g) for g in m.groups)) / len(m.groups))
 
 
 def load_run(eval_dir: Path) -> dict[int, dict[tuple[str, str], tuple[int, int]]]:
@@ -186,24 +263,83 @@ def load_run(eval_dir: Path) -> dict[int, dict[tuple[str, str], tuple[int, int]]
     return results
 
 
+def checkpoint_variation(rng: np.random.Generator, shape: tuple[int, ...], sd: float, rho: float = 0.0) -> np.ndarray:
+    """Variation of the true score from checkpoint to checkpoint, shape (..., evaluations): stationary AR(1)
+    along the last axis with standard deviation sd and lag-one correlation rho (0: independent)."""
+    u = rng.standard_normal(shape)
+    for j in range(1, shape[-1]):
+        u[..., j] = rho * u[..., j - 1] + np.sqrt(1 - rho**2) * u[..., j]
+    return sd * u
+
+
+def _logistic_rates(logits: np.ndarray, mean: float) -> np.ndarray:
+    """Pass rates sigmoid(logits + ability), the one ability that makes their mean `mean` (Newton's method)."""
+    ability = 0.0
+    for _ in range(12):
+        rates = 1 / (1 + np.exp(-(logits + ability)))
+        ability += np.clip((mean - rates.mean()) / max((rates * (1 - rates)).mean(), 1e-9), -2, 2)
+    return 1 / (1 + np.exp(-(logits + ability)))
+
+
 def simulate_run(
     rng: np.random.Generator,
     problems: int,
     k: int | list[int],
-    shifts: list[float],
+    shifts: list[float] | np.ndarray,
     every: int = 50,
-    difficulty: tuple[float, float] = (3, 1.5),
+    difficulty: tuple[float, float] | None = None,
+    model: str = "beta",
+    uneven: bool = False,
 ) -> dict[int, dict[str, tuple[int, int]]]:
     """A run's results with a known true curve, for planning eval budgets and testing the detector.
 
-    Problem difficulty ~ Beta(*difficulty) (default: mean 67%, AMC23 where the paper started); at evaluation
-    j every problem's pass rate is scaled so the mean moves by shifts[j] (a fraction); correct counts are
-    Binomial(k, rate), k the samples per problem (or a list, one per evaluation). Steps are 0, every,
-    2 * every, ..."""
-    p = rng.beta(*difficulty, problems)
+    At evaluation j the mean pass rate moves by shifts[j] (a fraction; add checkpoint_variation for a
+    true score that varies by itself). model "beta": difficulty ~ Beta(*difficulty) (default (3, 1.5):
+    mean 67%, AMC23 where the paper started), every pass rate scaled by the same factor; "logistic": an
+    item-response model, problem logits ~ Normal(*difficulty) (default (1, 1.5): mean 67%) plus one
+    ability per evaluation. uneven: half the problems move by -shifts[j], the other half by 3 * shifts[j]
+    (the mean still moves by shifts[j]). Correct counts are Binomial(k, rate), k the samples per problem
+    (or a list, one per evaluation). Steps are 0, every, 2 * every, ..."""
+    if model == "beta":
+        p = rng.beta(*(difficulty or (3, 1.5)), problems)
+    elif model == "logistic":
+        logits = rng.normal(*(difficulty or (1, 1.5)), problems)
+        p = 1 / (1 + np.exp(-logits))
+    else:
+        raise ValueError(f"model {model!r}: use 'beta' or 'logistic'")
+    halves = [(np.arange(problems) % 2 == h, factor) for h, factor in ((0, -1), (1, 3))]
+    parts = halves if uneven else [(np.ones(problems, dtype=bool), 1)]
     samples = k if isinstance(k, list) else [k] * len(shifts)
     results = {}
     for j, (shift, n) in enumerate(zip(shifts, samples, strict=True)):
-        correct = rng.binomial(n, np.clip(p * (1 + shift / p.mean()), 0, 1))
+        rate = np.empty(problems)
+        for part, factor in parts:
+            base = p[part].mean()
+            if model == "beta":
+                rate[part] = np.clip(p[part] * (1 + factor * shift / base), 0, 1)
+            else:
+                rate[part] = _logistic_rates(logits[part], np.clip(base + factor * shift, 1e-6, 1 - 1e-6))
+        correct = rng.binomial(n, rate)
         results[j * every] = {str(i): (int(c), n) for i, c in enumerate(correct)}
     return results
+
+
+def simulate_benchmarks(
+    rng: np.random.Generator,
+    spec: Mapping[str, tuple[int, int | list[int], list[float]]],
+    variation: float = 0.0,
+    rho: float = 0.0,
+    **kwargs,
+) -> tuple[dict[int, dict[tuple[str, str], tuple[int, int]]], np.ndarray]:
+    """A run evaluated on several benchmarks: spec maps a benchmark's name to (problems, k, shifts) as in
+    simulate_run (kwargs go there too); every benchmark also moves by one shared checkpoint variation
+    (checkpoint_variation with sd `variation`, a fraction, and rho). Returns the results keyed
+    (benchmark, id) and the true score's shift per evaluation (the mean over benchmarks, as analyse
+    weighs them, variation included), (evaluations,)."""
+    evaluations = len(next(iter(spec.values()))[2])
+    moves = checkpoint_variation(rng, (evaluations,), variation, rho)
+    results: dict[int, dict[tuple[str, str], tuple[int, int]]] = {}
+    for name, (problems, k, shifts) in spec.items():
+        for step, rows in simulate_run(rng, problems, k, np.asarray(shifts) + moves, **kwargs).items():
+            results.setdefault(step, {}).update({(name, key): v for key, v in rows.items()})
+    return results, np.mean([shifts for _, _, shifts in spec.values()], axis=0) + moves

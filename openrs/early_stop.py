@@ -1,7 +1,8 @@
 """Early stop and cost during training.
 
 After each step-wise evaluation the main process runs the degradation analysis (openrs.degradation) on the
-evaluations so far, with the threshold for all the evaluations the run plans; once degradation is confirmed
+evaluations so far, with the threshold for all the evaluations the run plans (once per evaluation: Optuna
+pruning reads the same analysis, analysis_at); once degradation is confirmed
 every rank saves a checkpoint and training stops. Time spent, GPU-hours (time x hardware GPUs) and their cost
 at hardware.gpu_hourly_usd go into the trainer's log history (and so MLflow) as cost/*; at an early stop also
 what running on to max_steps would have cost, at the run's pace.
@@ -11,13 +12,25 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from openrs.config import JobConfig
-from openrs.degradation import analyse, load_run
+from openrs.degradation import Degradation, analyse, load_run
 from openrs.train import any_rank
+
+
+def analysis_at(job: JobConfig, step: int) -> Degradation:
+    """The degradation analysis of the job's step-wise evaluations as they stand at `step`, computed once
+    per evaluation and shared by the callbacks that read it (early stop, Optuna pruning)."""
+    return _analysis(str(Path(job.output_dir) / "eval"), step, tuple(job.degradation_levels().items()))
+
+
+@lru_cache(maxsize=1)
+def _analysis(eval_dir: str, step: int, levels: tuple) -> Degradation:
+    return analyse(load_run(Path(eval_dir)), **dict(levels))
 
 
 class EarlyStop(TrainerCallback):
@@ -36,7 +49,7 @@ class EarlyStop(TrainerCallback):
             return
         verdict = None
         if self.is_main and self.job.selection.early_stop:
-            verdict = analyse(load_run(Path(self.job.output_dir) / "eval"), **self.job.degradation_levels())
+            verdict = analysis_at(self.job, step)
         if not any_rank(verdict is not None and verdict.confirmed_at is not None):
             state.log_history.append(self.cost(step))
             return

@@ -1,6 +1,7 @@
 """Optuna pruning during training: when the Optuna sweeper (hydra_plugins/openrs_optuna) runs this job as a
 trial, it sets OPENRS_OPTUNA_TRIAL; after each step-wise evaluation the main process reports the step's
-score (the mean over benchmarks, as the selection scores it) to the trial, and when the sweeper's pruner
+score (the mean over benchmarks, as the selection scores it; the early stop's analysis of that evaluation,
+openrs.early_stop.analysis_at) to the trial, and when the sweeper's pruner
 says so every rank saves a checkpoint and stops. The job then ends as a pruned trial (PRUNED_MARKER)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from transformers import TrainerCallback
 
 from openrs.config import JobConfig
-from openrs.degradation import analyse, load_run
+from openrs.early_stop import analysis_at
 from openrs.train import PRUNED_MARKER, any_rank, trial_spec
 
 if TYPE_CHECKING:
@@ -42,8 +43,7 @@ class Pruning(TrainerCallback):
             return
         prune = False
         if self.trial is not None:
-            verdict = analyse(load_run(Path(self.job.output_dir) / "eval"), **self.job.degradation_levels())
-            self.trial.report(verdict.scores[-1].score, step)
+            self.trial.report(analysis_at(self.job, step).scores[-1].score, step)
             prune = self.trial.should_prune()
         if any_rank(prune):
             control.should_save = control.should_training_stop = True

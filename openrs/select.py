@@ -46,6 +46,8 @@ class Selection:
     """The earliest step not significantly below best_step (a more conservative choice, reported only)."""
     onset_step: int | None
     confirmed_at: int | None
+    checkpoint_sd: float | None
+    """Checkpoint-to-checkpoint standard deviation of the true score the analysis estimated, a fraction."""
     checkpoint: str
     """The selected weights: checkpoint-N of the best step, or the base model when step 0 is best."""
     precursors: dict[int, dict[str, float]]
@@ -139,6 +141,8 @@ def markdown(s: Selection) -> str:
     onset = f"step {s.onset_step} (confirmed at step {s.confirmed_at})" if s.onset_step is not None else "none"
     lines = [f"best step {s.best_step}: {100 * s.best_score:.1f}% [{100 * s.best_low:.1f}, {100 * s.best_high:.1f}]",
              f"earliest step tied with it: {s.earliest_tied_step}; degradation onset: {onset}",
+             *([f"checkpoint-to-checkpoint variation of the true score (estimated): {100 * s.checkpoint_sd:.1f} points"]
+               if s.checkpoint_sd is not None else []),
              f"selected: {s.checkpoint}", ""]  # fmt: skip
     names = sorted({k for row in s.precursors.values() for k in row})
     if names:
@@ -205,7 +209,8 @@ def select(run_dir: Path) -> Selection | None:
     best = next(s for s in verdict.scores if s.step == verdict.peak_step)
     table = precursors(training_history(run_dir), [s.step for s in verdict.scores], job.length.max_completion_length)
     selection = Selection(best.step, best.score, best.low, best.high, verdict.earliest_tied_step, verdict.onset_step,
-                          verdict.confirmed_at, checkpoint_for(run_dir, best.step, job), table)  # fmt: skip
+                          verdict.confirmed_at, verdict.checkpoint_sd, checkpoint_for(run_dir, best.step, job),
+                          table)  # fmt: skip
     (run_dir / "selection.json").write_text(json.dumps(asdict(selection), indent=1))
     (run_dir / "selection.md").write_text(markdown(selection))
     figure = plot(run_dir, verdict, table, f"{job.name}: {run_dir.name}")
