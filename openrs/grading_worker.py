@@ -7,7 +7,9 @@ math-verify and warms it up once, and every worker forked from that server start
 from __future__ import annotations
 
 import logging
+import os
 import resource
+import signal
 import warnings
 from functools import lru_cache
 from multiprocessing.connection import Connection
@@ -15,6 +17,7 @@ from multiprocessing.connection import Connection
 from math_verify import parse, verify
 
 from openrs.answers import Gold, plain_text, prepare_gold
+from openrs.launch import end_with_parent
 
 # With its own timeouts off (they need signal.alarm) math-verify warns on every call; the pool bounds time.
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -46,6 +49,8 @@ def verdict(gold: Gold, prediction: str | None) -> str:
 
 def serve(conn: Connection, memory_mb: int) -> None:
     """Worker loop: receive chunks of (key, gold, prediction), send (key, outcome) per item; None stops."""
+    # It ignores SIGTERM (openrs.grading_shield): end with the forkserver, which ends with the job.
+    end_with_parent(os.getppid(), signal.SIGKILL)
     # A runaway sympy computation must fail inside this worker, not take the node's memory.
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

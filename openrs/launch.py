@@ -178,8 +178,8 @@ def _forward_preemption(ranks: subprocess.Popen) -> None:
 
 
 def launch(job: JobConfig, job_file: Path) -> int:
-    """Run the job's children on this machine and return the training exit code; on SIGTERM, let the ranks
-    checkpoint and return job.requeue_exit_code."""
+    """Run the job's children on this machine and return the training exit code; on SIGTERM or Ctrl-C, let the
+    ranks checkpoint and return job.requeue_exit_code (after a second Ctrl-C they get 30 s, then SIGKILL)."""
     job = with_ports(job)
     OmegaConf.save(job.model_dump(), job_file)  # the ranks read the ports from it
     hw, env = job.hardware, dict(os.environ)
@@ -196,12 +196,18 @@ def launch(job: JobConfig, job_file: Path) -> int:
     children: list[subprocess.Popen] = []
     ranks: list[subprocess.Popen] = []
 
-    def on_sigterm(*_) -> None:
-        if not ranks:  # still starting the vLLM server: nothing to checkpoint, stop everything
+    stopping = []
+
+    def on_stop(signum, frame) -> None:
+        # Not yet training (starting the vLLM server), or a second Ctrl-C: stop everything at once.
+        if not ranks or (signum == signal.SIGINT and stopping):
             raise KeyboardInterrupt
+        stopping.append(signum)
         _forward_preemption(ranks[0])
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGTERM (SLURM, kill) and Ctrl-C both make the ranks checkpoint and stop.
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
     try:
         if hw.vllm_mode == "server":
             from openrs.train import model_path

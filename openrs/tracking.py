@@ -179,6 +179,18 @@ def _previous_run(job: JobConfig) -> dict | None:
     return json.loads(path.read_text()) if path is not None and path.is_file() else None
 
 
+def resumed_status(job: JobConfig) -> str | None:
+    """Status (FINISHED, KILLED, FAILED, ...) of the tracked run a resumed job continues; None for a new run or
+    when MLflow cannot be reached (start_run then says so)."""
+    from mlflow import MlflowClient
+
+    previous = _previous_run(job)
+    try:
+        return MlflowClient(previous["tracking_uri"]).get_run(previous["run_id"]).info.status if previous else None
+    except Exception:  # noqa: BLE001 - unreachable: start_run reports it
+        return None
+
+
 def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], sweep_dir: Path | None) -> str:
     """Open the job's MLflow run, or reopen the resumed run's, write OUTPUT_DIR/mlflow_run.json and log the
     resolved config; return the run id. Raises ConfigError when the store cannot be reached."""
@@ -195,6 +207,8 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
         if previous:
             run_id = previous["run_id"]
             client.update_run(run_id, status="RUNNING")
+            if "openrs.error" in client.get_run(run_id).data.tags:  # the attempt it continues failed; this one may not
+                client.delete_tag(run_id, "openrs.error")
         else:
             experiment = _experiment_id(client, job.tracking.experiment or job.name, uri)
             hw = job.hardware
@@ -267,6 +281,12 @@ class RunLog:
         """A file or a whole folder, under artifact_path in the run's artifacts."""
         self._write([{"artifact": str(Path(path).resolve()), "dir": artifact_path}])
 
+    def register_model(self, name: str, artifact: str, score: float, alias: str) -> None:
+        """A version of registered model `name` from the run's artifact folder `artifact` (openrs.select.register;
+        once per run and folder), tagged with score; `alias` moves to the best-scoring version. Journaled like the
+        rest: a registration that failed is done again by replay."""
+        self._write([{"register": name, "artifact": artifact, "score": score, "alias": alias}])
+
     def finish(self, status: str) -> None:
         """FINISHED, FAILED or KILLED (a preempted job, resumed later)."""
         self._write([{"status": status}])
@@ -331,6 +351,12 @@ class RunLog:
                     self.client.log_artifact(self.run_id, str(path), r["dir"])
             elif "status" in r:
                 self.client.set_terminated(self.run_id, r["status"])
+            elif "register" in r:
+                from openrs.select import register
+
+                source = f"runs:/{self.run_id}/{r['artifact']}"
+                version = register(self.client, r["register"], source, self.run_id, r["score"], r["alias"])
+                self.client.set_tag(self.run_id, "selection.registered_model", f"{r['register']}/{version}")
 
     def _logged_steps(self) -> set[tuple[str, int]]:
         keys = self.client.get_run(self.run_id).data.metrics
