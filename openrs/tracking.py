@@ -285,7 +285,7 @@ class RunLog:
         """A version of registered model `name` from the run's artifact folder `artifact` (openrs.select.register;
         once per run and folder), tagged with score; `alias` moves to the best-scoring version. Journaled like the
         rest: a registration that failed is done again by replay."""
-        self._write([{"register": name, "artifact": artifact, "score": score, "alias": alias}])
+        self._write([{"register": name, "folder": artifact, "score": score, "alias": alias}])
 
     def finish(self, status: str) -> None:
         """FINISHED, FAILED or KILLED (a preempted job, resumed later)."""
@@ -354,7 +354,7 @@ class RunLog:
             elif "register" in r:
                 from openrs.select import register
 
-                source = f"runs:/{self.run_id}/{r['artifact']}"
+                source = f"runs:/{self.run_id}/{r['folder']}"
                 version = register(self.client, r["register"], source, self.run_id, r["score"], r["alias"])
                 self.client.set_tag(self.run_id, "selection.registered_model", f"{r['register']}/{version}")
 
