@@ -86,6 +86,30 @@ def test_a_resumed_run_logs_each_metric_step_once(tmp_path):
     assert history(client, run_id, "loss") == list(range(8))
 
 
+def test_a_run_resumed_after_a_kill_keeps_no_point_of_the_abandoned_steps(tmp_path):
+    job = make_job(tmp_path)
+    out, client = Path(job.output_dir), MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    killed = start_run(job, {}, [], None)
+    first = RunLog(out)
+    for step in range(1, 8):  # killed at step 7, after checkpoint-5
+        first.log_metrics({"loss": step}, step)
+    (out / "checkpoint-5").mkdir()
+    (out / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
+    run_id = start_run(make_job(tmp_path, "resume=true"), {}, [], None)
+    assert run_id != killed and client.get_run(killed).info.lifecycle_stage == "deleted"
+    assert client.get_run(run_id).data.tags["openrs.replaces_run"] == killed
+    second = RunLog(out)  # the resumed trainer logs its restored history, then steps 6 to 10 again
+    for step in range(1, 11):
+        second.log_metrics({"loss": step if step <= 5 else 100 + step}, step)
+    second.replay()
+    points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "loss"))
+    assert points == [(s, s) for s in range(1, 6)] + [(s, 100 + s) for s in range(6, 11)]
+    # Resumed from its newest step, a run is reattached, not replaced.
+    (out / "checkpoint-10").mkdir()
+    (out / "checkpoint-10" / "trainer_state.json").write_text('{"global_step": 10}')
+    assert start_run(make_job(tmp_path, "resume=true"), {}, [], None) == run_id
+
+
 def logged(out: Path, key: str, step: int) -> bool:
     """Whether the job in out has journaled metric key at step."""
     journal = out / "mlflow_journal.jsonl"
@@ -190,6 +214,10 @@ def test_killed_and_resumed_run_has_every_step_once(tmp_path):
     assert history(client, run_id, "loss") == list(range(1, 21))
     assert history(client, run_id, "eval/average/pass_at_1") == [0, 10, 20]
     assert client.get_run(run_id).info.status == "FINISHED"
+    # Every point is the finished branch's: none from the steps after checkpoint-5 that the kill abandoned.
+    state = json.loads((out / "checkpoint-20" / "trainer_state.json").read_text())
+    losses = {e["step"]: e["loss"] for e in state["log_history"] if "loss" in e}
+    assert {m.step: m.value for m in client.get_metric_history(run_id, "loss")} == pytest.approx(losses)
 
 
 @pytest.mark.slow
