@@ -180,9 +180,9 @@ def _train(job: JobConfig) -> int:
 if __name__ == "__main__":
     try:
         main()
-    except SystemExit as exit:
+    except SystemExit as stop:
         # Hydra exits 1 on any error before the job starts: an unknown group option (model=nope), a bad
         # override or YAML. Those are bad input, exit 2 like every other.
-        if exit.code == 1 and not _started.is_set():
+        if stop.code == 1 and not _started.is_set():
             sys.exit(2)
         raise

@@ -189,8 +189,10 @@ def launch(job: JobConfig, job_file: Path) -> int:
     else:
         env["ACCELERATE_USE_CPU"] = "true"
     # torchrun (inside accelerate launch) must not act on SIGTERM: it would SIGKILL the ranks 30 s later,
-    # mid-checkpoint. It is started ignoring SIGTERM and told not to handle it; the ranks handle it themselves.
-    env["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGINT,SIGHUP,SIGQUIT"
+    # mid-checkpoint. It is started ignoring SIGTERM and told not to handle it (its --signals-to-handle, which it
+    # reads from PET_SIGNALS_TO_HANDLE: it overwrites TORCHELASTIC_SIGNALS_TO_HANDLE with that option); the ranks
+    # handle SIGTERM themselves.
+    env["PET_SIGNALS_TO_HANDLE"] = "SIGINT,SIGHUP,SIGQUIT"
     marker = Path(job.output_dir) / PREEMPTED_MARKER
     marker.unlink(missing_ok=True)
     children: list[subprocess.Popen] = []

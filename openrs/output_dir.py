@@ -12,13 +12,15 @@ from omegaconf import DictConfig
 
 
 def unusable(path: Path) -> str | None:
-    """Why path cannot be a job's output folder (a file is there, it cannot be created or written), else None.
-    Creates the folder (and its parents) when it is missing, as Hydra would."""
-    if path.exists() and not path.is_dir():
-        return "a file is there, not a folder"
+    """Why path cannot be a job's output folder (a file is there or above it, it cannot be written), else None.
+    Leaves nothing behind: it tries a temporary file in path, or in the nearest folder above it that exists."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return "a file is there, not a folder" if existing == path else f"{existing} is a file, not a folder"
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
         return f"cannot be written ({err.strerror or err})"
