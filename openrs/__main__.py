@@ -92,13 +92,11 @@ def main(cfg: DictConfig) -> float | None:
             status = "KILLED"
             raise optuna.TrialPruned(f"pruned by the Optuna study; checkpoint and selection are in {out}")
         status = "FINISHED"
-    except ConfigError as err:  # a hub data source, checked when it loads (still before the model)
-        if run_log is not None and not finished_before:
-            run_log.set_tags({"openrs.error": f"{type(err).__name__}: {err}"[:5000]})
-        _fail(err, 2)
     except Exception as err:
         if run_log is not None and not finished_before:
             run_log.set_tags({"openrs.error": f"{type(err).__name__}: {err}"[:5000]})
+        if isinstance(err, ConfigError):  # a hub data source, checked as it loads (still before the model)
+            _fail(err, 2)
         raise
     finally:
         if run_log is not None:

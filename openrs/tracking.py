@@ -173,13 +173,14 @@ def _sweep_parent(client, experiment_id: str, sweep_dir: Path, name: str) -> str
 def _previous_run(job: JobConfig) -> dict | None:
     """The run file of the run a resumed job continues, if that run was tracked, with `step`: the step of the
     checkpoint it resumes from."""
-    from openrs.train import resume_checkpoint
+    from openrs.train import COMPLETE_MARKER, resume_checkpoint
 
     checkpoint = resume_checkpoint(job)
     path = checkpoint.parent / RUN_FILE if checkpoint is not None else None
     if path is None or not path.is_file():
         return None
-    return json.loads(path.read_text()) | {"step": int(checkpoint.name[11:]) if checkpoint.name[11:].isdigit() else 0}
+    step = json.loads((checkpoint / COMPLETE_MARKER).read_text()).get("global_step", 0)
+    return json.loads(path.read_text()) | {"step": step}
 
 
 def resumed_status(job: JobConfig) -> str | None:
