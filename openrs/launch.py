@@ -4,10 +4,11 @@
     Training ranks: `accelerate launch` (DeepSpeed config from conf/deepspeed/ when the preset asks) running
     `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
 
-Every child's output is streamed with a prefix; all children are stopped on exit, on error and on Ctrl-C,
-and, on Linux, end with this controller even when it is killed outright (end_with_parent): the launcher is
-SIGKILLed, the vLLM server and each rank get SIGTERM (the ranks checkpoint on it). The ranks read the
-resolved job.yaml, so they never run Hydra (which would make one output folder each).
+Every child's output is streamed with a prefix; all children are stopped on exit and on error (SIGTERM and
+Ctrl-C first make the ranks checkpoint), and, on Linux, end with this controller even when it is killed
+outright (end_with_parent): the launcher is SIGKILLed, the vLLM server and each rank get SIGTERM (the ranks
+checkpoint on it). The ranks read the resolved job.yaml, so they never run Hydra (which would make one output
+folder each).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.launch); it never
 composes Hydra configs itself. Resuming continues from the newest complete checkpoint; SIGTERM (what
-SLURM sends before preemption) saves a checkpoint at the end of the current step and stops; the job
-then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
+SLURM sends before preemption) or SIGINT (Ctrl-C) saves a checkpoint at the end of the current step and
+stops; the job then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
 """
 
 from __future__ import annotations
