@@ -251,7 +251,8 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
             params = [Param(k, v) for k, v in flatten(job.model_dump()).items()]
             for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
                 client.log_batch(run_id, params=params[i : i + 100])
-            if replaced:
+            if replaced:  # its job was killed: it never closed the run
+                client.set_terminated(replaced.info.run_id, "KILLED")
                 client.delete_run(replaced.info.run_id)
     except Exception as err:  # noqa: BLE001 - any failure to reach the store means the same fix
         if run_id is not None:

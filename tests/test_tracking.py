@@ -97,6 +97,7 @@ def test_a_run_resumed_after_a_kill_keeps_no_point_of_the_abandoned_steps(tmp_pa
     (out / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
     run_id = start_run(make_job(tmp_path, "resume=true"), {}, [], None)
     assert run_id != killed and client.get_run(killed).info.lifecycle_stage == "deleted"
+    assert client.get_run(killed).info.status == "KILLED"
     assert client.get_run(run_id).data.tags["openrs.replaces_run"] == killed
     second = RunLog(out)  # the resumed trainer logs its restored history, then steps 6 to 10 again
     for step in range(1, 11):
