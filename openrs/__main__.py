@@ -17,7 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
 from openrs.config import ConfigError, JobConfig, load_job
-from openrs.train import PRUNED_MARKER
+from openrs.train import PRUNED_MARKER, resume_checkpoint
+
+# Set once Hydra has composed the config and started the job (main).
+_started = threading.Event()
 
 
 def describe(job: JobConfig) -> str:
@@ -48,8 +51,9 @@ def describe(job: JobConfig) -> str:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    _started.set()
     try:
-        job = load_job(cfg)
+        job = load_job(cfg)  # every row of every local data source included
         if not job.dry_run:
             from openrs.model_source import check_available
 
@@ -58,16 +62,18 @@ def main(cfg: DictConfig) -> float | None:
             from openrs.launch import visible_gpus
 
             visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
+        resume_checkpoint(job)  # a resume target without a complete checkpoint
     except ConfigError as err:
         _fail(err, 2)
+    # Every check has passed (reaching MLflow is the last): only now is the output folder written to.
     out = Path(job.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(job.model_dump(), out / "job.yaml")
     print(describe(job))
     if job.dry_run:
+        _write_job(job)
         print(f"dry run: resolved config written to {out / 'job.yaml'}")
         return None
-    run_log = _open_run(job) if job.tracking.uri is not None else None
+    run_log, finished_before = _open_run(job) if job.tracking.uri is not None else (None, False)
+    _write_job(job)
     requeue = _on_slurm_warning()
     status = "FAILED"
     try:
@@ -75,7 +81,7 @@ def main(cfg: DictConfig) -> float | None:
         if code == job.requeue_exit_code:
             status = "KILLED"
             if run_log is not None:  # closed before requeue(), which may end this process
-                run_log.finish(status)
+                run_log.finish("FINISHED" if finished_before else status)
                 run_log = None
             requeue()
             sys.exit(code)  # preempted: the whole sweep stops too, to be requeued
@@ -91,31 +97,42 @@ def main(cfg: DictConfig) -> float | None:
             raise optuna.TrialPruned(f"pruned by the Optuna study; checkpoint and selection are in {out}")
         status = "FINISHED"
     except Exception as err:
-        if run_log is not None:
+        if run_log is not None and not finished_before:
             run_log.set_tags({"openrs.error": f"{type(err).__name__}: {err}"[:5000]})
+        if isinstance(err, ConfigError):  # a hub data source, checked as it loads (still before the model)
+            _fail(err, 2)
         raise
     finally:
         if run_log is not None:
-            run_log.finish(status)
+            # A rerun of a finished run (resume=true on its folder) never changes its status.
+            run_log.finish("FINISHED" if finished_before else status)
     print(f"openrs: done; checkpoints, the final model and selection.md are in {out}")
     # Hydra hands the return value to sweepers: the selected checkpoint's score is what a search maximises.
     return selection.best_score if selection is not None else None
 
 
+def _write_job(job: JobConfig) -> None:
+    out = Path(job.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(job.model_dump(), out / "job.yaml")
+
+
 def _open_run(job: JobConfig):
-    """Open (or reattach to) the job's MLflow run before anything heavy loads; exit 2 when unreachable."""
+    """Open (or reattach to) the job's MLflow run before anything heavy loads; exit 2 when unreachable. Returns
+    the RunLog and whether the run had finished before (a rerun of a finished run)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from openrs.tracking import RunLog, start_run
+    from openrs.tracking import RunLog, resumed_status, start_run
 
     hydra_cfg = HydraConfig.get()
     sweep = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
+        finished_before = resumed_status(job) == "FINISHED"
         start_run(job, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task), sweep)
     except ConfigError as err:
         _fail(err, 2)
-    return RunLog(Path(job.output_dir))
+    return RunLog(Path(job.output_dir)), finished_before
 
 
 def _fail(err: Exception, code: int) -> NoReturn:
@@ -163,4 +180,11 @@ def _train(job: JobConfig) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as stop:
+        # Hydra exits 1 on any error before the job starts: an unknown group option (model=nope), a bad
+        # override or YAML. Those are bad input, exit 2 like every other.
+        if stop.code == 1 and not _started.is_set():
+            sys.exit(2)
+        raise

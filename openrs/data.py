@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 
 from openrs.arithmetic import problems
-from openrs.config import ConfigError, DataConfig, DataSource, JobConfig, local_file, read_rows
+from openrs.config import ConfigError, DataConfig, DataSource, JobConfig, check_row, local_file, read_rows
 
 
 def source_rows(path: str, split: str) -> list[dict]:
@@ -35,7 +35,8 @@ def load_rows(source: DataSource, problem_column: str, answer_column: str) -> li
                 f"data: {source.path} has no column {sorted(missing)}; its columns are {columns}: "
                 f"set data.problem_column / data.answer_column"
             )
-    for row in rows:
+    for i, row in enumerate(rows, 1):
+        check_row(row, f"{source.path} row {i}", problem_column, answer_column)  # hub rows: not checked before
         row["problem"], row["answer"] = row.pop(problem_column), row.pop(answer_column)
         row["source"] = source.path
     return rows

@@ -121,8 +121,9 @@ class GradingPool:
         self.timeout_s, self.memory_mb, self.max_answer_chars = timeout_s, memory_mb, max_answer_chars
         self._ctx = mp.get_context("forkserver")
         # Workers fork from a server that has imported and warmed up math-verify: a replacement for a
-        # killed worker is ready in milliseconds instead of a second.
-        self._ctx.set_forkserver_preload(["openrs.grading_worker"])
+        # killed worker is ready in milliseconds instead of a second. Server and workers ignore the signals
+        # that stop a training job, so that it can still grade while it checkpoints (openrs.grading_shield).
+        self._ctx.set_forkserver_preload(["openrs.grading_shield", "openrs.grading_worker"])
         self._workers = [_Worker(self._ctx, memory_mb) for _ in range(self.n_workers)]
         try:
             for w in self._workers:

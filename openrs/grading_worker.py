@@ -7,7 +7,9 @@ math-verify and warms it up once, and every worker forked from that server start
 from __future__ import annotations
 
 import logging
+import os
 import resource
+import signal
 import warnings
 from decimal import Decimal
 from functools import lru_cache
@@ -19,6 +21,7 @@ from sympy import Basic, Derivative, Symbol
 from sympy.core.relational import Relational
 
 from openrs.answers import Gold, base_form, plain_text, prepare_gold, split_top_level
+from openrs.launch import end_with_parent
 from openrs.paper_protocol import PaperGold, paper_verdict
 
 # LaTeX only: with math-verify's default plain-expression fallback, an answer whose LaTeX does not parse is
@@ -111,6 +114,8 @@ def verdict(gold: Gold, prediction: str | None) -> str:
 
 def serve(conn: Connection, memory_mb: int) -> None:
     """Worker loop: receive chunks of (key, gold, prediction), send (key, outcome) per item; None stops."""
+    # It ignores SIGTERM (openrs.grading_shield): end with the forkserver, which ends with the job.
+    end_with_parent(os.getppid(), signal.SIGKILL)
     # A runaway sympy computation must fail inside this worker, not take the node's memory.
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -4,10 +4,11 @@
     Training ranks: `accelerate launch` (DeepSpeed config from conf/deepspeed/ when the preset asks) running
     `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
 
-Every child's output is streamed with a prefix; all children are stopped on exit, on error and on Ctrl-C,
-and, on Linux, end with this controller even when it is killed outright (end_with_parent): the launcher is
-SIGKILLed, the vLLM server and each rank get SIGTERM (the ranks checkpoint on it). The ranks read the
-resolved job.yaml, so they never run Hydra (which would make one output folder each).
+Every child's output is streamed with a prefix; all children are stopped on exit and on error (SIGTERM and
+Ctrl-C first make the ranks checkpoint), and, on Linux, end with this controller even when it is killed
+outright (end_with_parent): the launcher is SIGKILLed, the vLLM server and each rank get SIGTERM (the ranks
+checkpoint on it). The ranks read the resolved job.yaml, so they never run Hydra (which would make one output
+folder each).
 """
 
 from __future__ import annotations
@@ -178,8 +179,8 @@ def _forward_preemption(ranks: subprocess.Popen) -> None:
 
 
 def launch(job: JobConfig, job_file: Path) -> int:
-    """Run the job's children on this machine and return the training exit code; on SIGTERM, let the ranks
-    checkpoint and return job.requeue_exit_code."""
+    """Run the job's children on this machine and return the training exit code; on SIGTERM or Ctrl-C, let the
+    ranks checkpoint and return job.requeue_exit_code (after a second Ctrl-C they get 30 s, then SIGKILL)."""
     job = with_ports(job)
     OmegaConf.save(job.model_dump(), job_file)  # the ranks read the ports from it
     hw, env = job.hardware, dict(os.environ)
@@ -189,19 +190,27 @@ def launch(job: JobConfig, job_file: Path) -> int:
     else:
         env["ACCELERATE_USE_CPU"] = "true"
     # torchrun (inside accelerate launch) must not act on SIGTERM: it would SIGKILL the ranks 30 s later,
-    # mid-checkpoint. It is started ignoring SIGTERM and told not to handle it; the ranks handle it themselves.
-    env["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGINT,SIGHUP,SIGQUIT"
+    # mid-checkpoint. It is started ignoring SIGTERM and told not to handle it (its --signals-to-handle, which it
+    # reads from PET_SIGNALS_TO_HANDLE: it overwrites TORCHELASTIC_SIGNALS_TO_HANDLE with that option); the ranks
+    # handle SIGTERM themselves.
+    env["PET_SIGNALS_TO_HANDLE"] = "SIGINT,SIGHUP,SIGQUIT"
     marker = Path(job.output_dir) / PREEMPTED_MARKER
     marker.unlink(missing_ok=True)
     children: list[subprocess.Popen] = []
     ranks: list[subprocess.Popen] = []
 
-    def on_sigterm(*_) -> None:
-        if not ranks:  # still starting the vLLM server: nothing to checkpoint, stop everything
+    stopping = []
+
+    def on_stop(signum, frame) -> None:
+        # Not yet training (starting the vLLM server), or a second Ctrl-C: stop everything at once.
+        if not ranks or (signum == signal.SIGINT and stopping):
             raise KeyboardInterrupt
+        stopping.append(signum)
         _forward_preemption(ranks[0])
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGTERM (SLURM, kill) and Ctrl-C both make the ranks checkpoint and stop.
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
     try:
         if hw.vllm_mode == "server":
             from openrs.train import model_path

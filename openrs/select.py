@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -24,7 +25,7 @@ import yaml
 from openrs import CONF_DIR
 from openrs.config import JobConfig
 from openrs.degradation import Degradation, analyse, load_run
-from openrs.train import COMPLETE_MARKER, RUN_FILE, model_path, newest_checkpoint
+from openrs.train import COMPLETE_MARKER, RUN_FILE, checkpoints, is_complete, model_path, newest_checkpoint
 
 PRECURSORS = {
     "completions/clipped_ratio": "at length cap",
@@ -81,12 +82,12 @@ def checkpoint_for(run_dir: Path, step: int, job: JobConfig) -> str:
     if step == 0:
         return model_path(job)
     exact = run_dir / f"checkpoint-{step}"
-    if (exact / COMPLETE_MARKER).is_file():
+    if is_complete(exact):
         return str(exact)
-    earlier = [p for p in run_dir.glob("checkpoint-*") if p.name[11:].isdigit() and int(p.name[11:]) < step]
-    print(f"openrs: no checkpoint at the best step {step} (trainer.save_steps={job.trainer.save_steps}); keeping "
-          "the newest one before it", file=sys.stderr)  # fmt: skip
-    return str(max(earlier, key=lambda p: int(p.name[11:]))) if earlier else model_path(job)
+    earlier = next((p for p in checkpoints(run_dir) if int(p.name[11:]) < step), None)
+    print(f"openrs: no complete checkpoint at the best step {step} (trainer.save_steps={job.trainer.save_steps}); "
+          "keeping the newest one before it", file=sys.stderr)  # fmt: skip
+    return str(earlier) if earlier else model_path(job)
 
 
 def plot(run_dir: Path, verdict: Degradation, history_table: dict[int, dict[str, float]], title: str) -> Path:
@@ -184,17 +185,29 @@ def _track(run_dir: Path, job: JobConfig, s: Selection, files: list[Path]) -> No
     for path in files:
         log.log_artifact(path, "selection")
     log.log_artifact(run_dir / "eval", "eval")
-    if not Path(s.checkpoint).is_dir():
+    checkpoint = Path(s.checkpoint)
+    if not checkpoint.is_dir():
         print(f"openrs: the selected model {s.checkpoint} is no local checkpoint; not registered", file=sys.stderr)
         return
+    # The weights go into the run's artifacts and the registry points at them there (runs:/...): an MLflow server
+    # refuses a model version whose source is a path on the job's machine.
+    artifact = f"checkpoints/{checkpoint.name}"
+    for path in model_files(checkpoint):
+        log.log_artifact(path, artifact)
     name = job.tracking.registered_model or job.tracking.experiment or job.name
-    try:
-        version = register(log.client, name, s.checkpoint, log.run_id, s.best_score, job.selection.alias)
-    except Exception as err:  # noqa: BLE001 - the registry may be down like the tracking store
-        print(f"openrs: registering the checkpoint failed ({err}); rerun `python -m openrs.select {run_dir}`",
-              file=sys.stderr)  # fmt: skip
-        return
-    log.set_tags({"selection.registered_model": f"{name}/{version}"})
+    log.register_model(name, artifact, s.best_score, job.selection.alias)
+
+
+# What a checkpoint holds only to resume training: optimizer, scheduler and RNG state; DeepSpeed's shards are in
+# global_step*/ folders, which are not taken either.
+TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth", "training_args.bin", COMPLETE_MARKER,
+                  "latest", "zero_to_fp32.py")  # fmt: skip
+
+
+def model_files(checkpoint: Path) -> list[Path]:
+    """The files of a checkpoint that make the model (weights, config, tokenizer), without the training state."""
+    files = [p for p in checkpoint.iterdir() if p.is_file()]
+    return sorted(p for p in files if not any(fnmatch.fnmatch(p.name, pattern) for pattern in TRAINING_STATE))
 
 
 def select(run_dir: Path) -> Selection | None:

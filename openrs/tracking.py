@@ -171,30 +171,61 @@ def _sweep_parent(client, experiment_id: str, sweep_dir: Path, name: str) -> str
 
 
 def _previous_run(job: JobConfig) -> dict | None:
-    """The run file of the run a resumed job continues, if that run was tracked."""
-    from openrs.train import resume_checkpoint
+    """The run file of the run a resumed job continues, if that run was tracked, with `step`: the step of the
+    checkpoint it resumes from."""
+    from openrs.train import COMPLETE_MARKER, resume_checkpoint
 
     checkpoint = resume_checkpoint(job)
     path = checkpoint.parent / RUN_FILE if checkpoint is not None else None
-    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+    if path is None or not path.is_file():
+        return None
+    step = json.loads((checkpoint / COMPLETE_MARKER).read_text()).get("global_step", 0)
+    return json.loads(path.read_text()) | {"step": step}
+
+
+def resumed_status(job: JobConfig) -> str | None:
+    """Status (FINISHED, KILLED, FAILED, ...) of the tracked run a resumed job continues; None for a new run or
+    when MLflow cannot be reached (start_run then says so)."""
+    from mlflow import MlflowClient
+
+    previous = _previous_run(job)
+    try:
+        return MlflowClient(previous["tracking_uri"]).get_run(previous["run_id"]).info.status if previous else None
+    except Exception:  # noqa: BLE001 - unreachable: start_run reports it
+        return None
+
+
+def _logged_after(client, run_id: str, step: int) -> bool:
+    """Whether the run holds a metric point after step."""
+    keys = client.get_run(run_id).data.metrics
+    return any(m.step > step for k in keys for m in client.get_metric_history(run_id, k))
 
 
 def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], sweep_dir: Path | None) -> str:
     """Open the job's MLflow run, or reopen the resumed run's, write OUTPUT_DIR/mlflow_run.json and log the
-    resolved config; return the run id. Raises ConfigError when the store cannot be reached."""
+    resolved config; return the run id. Raises ConfigError when the store cannot be reached.
+
+    A resumed run that holds metric points after the checkpoint it resumes from (its job was killed between
+    checkpoints) is replaced: MLflow cannot delete points, so a new run takes its place, the old one is deleted
+    and its journal kept as mlflow_journal.RUN_ID.jsonl; the resumed trainer logs its restored history (every
+    step up to the checkpoint) into the new run, then the steps it trains."""
     from mlflow import MlflowClient
     from mlflow.entities import Param
 
     out = Path(job.output_dir)
     previous = _previous_run(job)
     uri = previous["tracking_uri"] if previous else store_uri(job.tracking.uri)
-    run_id = None
+    run_id = replaced = None
     try:
         with _store_lock(uri):
             client = MlflowClient(uri)  # opens the store: creates a new one's tables
-        if previous:
+        if previous and _logged_after(client, previous["run_id"], previous["step"]):
+            replaced = client.get_run(previous["run_id"])
+        if previous and not replaced:
             run_id = previous["run_id"]
             client.update_run(run_id, status="RUNNING")
+            if "openrs.error" in client.get_run(run_id).data.tags:  # the attempt it continues failed; this one may not
+                client.delete_tag(run_id, "openrs.error")
         else:
             experiment = _experiment_id(client, job.tracking.experiment or job.name, uri)
             hw = job.hardware
@@ -210,11 +241,19 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
                 tags[TRIAL_TAG] = f"{spec['study']}:{spec['trial']}"
             if sweep_dir is not None:
                 tags["mlflow.parentRunId"] = _sweep_parent(client, experiment, sweep_dir, job.name)
+            if replaced:  # the new run stands where the old one stood: its experiment, sweep and trial
+                experiment = replaced.info.experiment_id
+                keep = ("mlflow.parentRunId", TRIAL_TAG)
+                tags |= {k: v for k, v in replaced.data.tags.items() if k in keep and k not in tags}
+                tags["openrs.replaces_run"] = replaced.info.run_id
             tags = {k: redact(v) for k, v in tags.items()}
             run_id = client.create_run(experiment, run_name=redact(run_name(job, overrides)), tags=tags).info.run_id
             params = [Param(k, v) for k, v in flatten(job.model_dump()).items()]
             for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
                 client.log_batch(run_id, params=params[i : i + 100])
+            if replaced:  # its job was killed: it never closed the run
+                client.set_terminated(replaced.info.run_id, "KILLED")
+                client.delete_run(replaced.info.run_id)
     except Exception as err:  # noqa: BLE001 - any failure to reach the store means the same fix
         if run_id is not None:
             with contextlib.suppress(Exception):  # the store may be what failed
@@ -223,13 +262,18 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
             f"tracking.uri={redact(uri)!r}: MLflow cannot be reached ({redact(str(err))[:300]}); start the "
             "server, or use tracking=sqlite (a local file) or tracking=none"
         ) from None
+    if replaced and (out / JOURNAL).is_file():  # replay must not send the abandoned steps to the new run
+        (out / JOURNAL).rename(out / f"mlflow_journal.{replaced.info.run_id}.jsonl")
     (out / RUN_FILE).write_text(json.dumps({"tracking_uri": uri, "run_id": run_id}))
     safe = out / "mlflow" / "job.yaml"
     safe.parent.mkdir(exist_ok=True)
     safe.write_text(redact(yaml.safe_dump(job.model_dump(), sort_keys=False)))
     RunLog(out).log_artifact(safe)
-    action = "reattached to" if previous else "logging to"
+    action = "reattached to" if previous and not replaced else "logging to"
     print(f"openrs: {action} MLflow run {run_id} in {redact(uri)}", file=sys.stderr)
+    if replaced:
+        print(f"openrs: run {replaced.info.run_id} held steps after checkpoint {previous['step']} that this job "
+              "repeats; it is deleted and replaced by this run", file=sys.stderr)  # fmt: skip
     return run_id
 
 
@@ -266,6 +310,12 @@ class RunLog:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         """A file or a whole folder, under artifact_path in the run's artifacts."""
         self._write([{"artifact": str(Path(path).resolve()), "dir": artifact_path}])
+
+    def register_model(self, name: str, artifact: str, score: float, alias: str) -> None:
+        """A version of registered model `name` from the run's artifact folder `artifact` (openrs.select.register;
+        once per run and folder), tagged with score; `alias` moves to the best-scoring version. Journaled like the
+        rest: a registration that failed is done again by replay."""
+        self._write([{"register": name, "folder": artifact, "score": score, "alias": alias}])
 
     def finish(self, status: str) -> None:
         """FINISHED, FAILED or KILLED (a preempted job, resumed later)."""
@@ -331,6 +381,12 @@ class RunLog:
                     self.client.log_artifact(self.run_id, str(path), r["dir"])
             elif "status" in r:
                 self.client.set_terminated(self.run_id, r["status"])
+            elif "register" in r:
+                from openrs.select import register
+
+                source = f"runs:/{self.run_id}/{r['folder']}"
+                version = register(self.client, r["register"], source, self.run_id, r["score"], r["alias"])
+                self.client.set_tag(self.run_id, "selection.registered_model", f"{r['register']}/{version}")
 
     def _logged_steps(self) -> set[tuple[str, int]]:
         keys = self.client.get_run(self.run_id).data.metrics

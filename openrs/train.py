@@ -2,8 +2,8 @@
 
 Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.launch); it never
 composes Hydra configs itself. Resuming continues from the newest complete checkpoint; SIGTERM (what
-SLURM sends before preemption) saves a checkpoint at the end of the current step and stops; the job
-then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
+SLURM sends before preemption) or SIGINT (Ctrl-C) saves a checkpoint at the end of the current step and
+stops; the job then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from openrs.config import ConfigError, JobConfig
 
-# transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state.
+# transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
+# trainer_state.json parses is complete (is_complete).
 COMPLETE_MARKER = "trainer_state.json"
 # Written by rank 0 of a launched job that stopped on SIGTERM after checkpointing (openrs.rank, openrs.launch).
 PREEMPTED_MARKER = "preempted"
@@ -42,10 +44,24 @@ def trial_spec() -> dict | None:
     return json.loads(base64.b64decode(value)) if value else None
 
 
+def is_complete(checkpoint: Path) -> bool:
+    """Whether checkpoint was completely written: its trainer_state.json, the last file saved, is a readable
+    JSON object (a full disk or a kill mid-write leaves it empty or cut short)."""
+    try:
+        return isinstance(json.loads((checkpoint / COMPLETE_MARKER).read_text()), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def checkpoints(directory: Path) -> Iterator[Path]:
+    """The complete (is_complete) `checkpoint-N` folders in directory, newest (highest N) first, lazily."""
+    found = [p for p in directory.glob("checkpoint-*") if p.name[11:].isdigit()]
+    return (p for p in sorted(found, key=lambda p: -int(p.name[11:])) if is_complete(p))
+
+
 def newest_checkpoint(directory: Path) -> Path | None:
-    """The highest-step `checkpoint-N` in directory that was completely written, else None."""
-    done = [p for p in directory.glob("checkpoint-*") if (p / COMPLETE_MARKER).is_file() and p.name[11:].isdigit()]
-    return max(done, key=lambda p: int(p.name[11:]), default=None)
+    """The highest-step `checkpoint-N` in directory that was completely written (is_complete), else None."""
+    return next(checkpoints(directory), None)
 
 
 def resume_checkpoint(job: JobConfig) -> Path | None:
@@ -56,10 +72,11 @@ def resume_checkpoint(job: JobConfig) -> Path | None:
     if job.resume is True:
         return newest_checkpoint(Path(job.output_dir))
     path = Path(job.resume)
-    found = path if (path / COMPLETE_MARKER).is_file() else newest_checkpoint(path)
+    found = path if is_complete(path) else newest_checkpoint(path)
     if found is None:
         raise ConfigError(
-            f"resume={job.resume!r}: no complete checkpoint there (a checkpoint-N with {COMPLETE_MARKER})"
+            f"resume={job.resume!r}: no complete checkpoint there (a checkpoint-N with a readable {COMPLETE_MARKER}); "
+            "give a run folder or checkpoint that has one, or resume=false"
         )
     return found
 
@@ -117,14 +134,19 @@ def any_rank(flag: bool) -> bool:
 
 
 class _Preemption:
-    """SIGTERM -> save a checkpoint after the current optimizer step, then stop training."""
+    """SIGTERM or SIGINT (Ctrl-C) -> save a checkpoint after the current optimizer step, then stop training. A
+    second Ctrl-C stops at once, without a checkpoint."""
 
     def __init__(self):
         self.requested = False
         signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum, frame) -> None:
-        print("openrs: SIGTERM received, saving a checkpoint after this step", file=sys.stderr, flush=True)
+        if signum == signal.SIGINT and self.requested:
+            raise KeyboardInterrupt
+        name = signal.Signals(signum).name
+        print(f"openrs: {name} received, saving a checkpoint after this step", file=sys.stderr, flush=True)
         self.requested = True
 
     def agreed(self) -> bool:

@@ -1,11 +1,15 @@
 """The command line as a user meets it: inspection without torch, clean errors, a non-editable install."""
 
+import json
+import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
-from conftest import REPO, run_openrs
+from conftest import REPO, compose_cfg, run_openrs
+from mlflow import MlflowClient
 
 
 def test_cfg_job_prints_resolved_preset_without_importing_torch():
@@ -51,10 +55,87 @@ def test_unreachable_tracking_server_fails_before_any_model_loads(tmp_path):
     assert "tracking=sqlite" in proc.stderr and not (tmp_path / "checkpoint-50").exists()
 
 
-def test_unknown_hardware_preset_lists_the_presets():
-    proc = run_openrs("-m", "openrs", "hardware=a100x9")
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert "Could not find 'hardware/a100x9'" in proc.stderr and "a40x4" in proc.stderr
+@pytest.mark.parametrize("override, options", [("hardware=a100x9", "a40x4"), ("model=nope", "tiny")])
+def test_unknown_group_option_lists_the_options_and_exits_2(override, options):
+    proc = run_openrs("-m", "openrs", override)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    group, name = override.split("=")
+    assert f"Could not find '{group}/{name}'" in proc.stderr and options in proc.stderr
+
+
+def test_an_unusable_output_folder_is_one_line_and_exit_2(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    # root writes through permission bits; /sys refuses everyone
+    locked = Path("/sys/kernel/openrs-run") if os.geteuid() == 0 else tmp_path / "locked" / "run"
+    if os.geteuid() != 0:
+        locked.parent.mkdir()
+        locked.parent.chmod(0o500)
+    for folder, problem in [(a_file, "a file is there, not a folder"), (locked, "cannot be written")]:
+        proc = run_openrs("-m", "openrs", "+experiment=smoke", f"hydra.run.dir={folder}")
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+        assert proc.stderr.startswith(f"openrs: hydra.run.dir={folder}: {problem}")
+
+
+def data_source(path: Path) -> str:
+    return f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"
+
+
+def test_a_bad_data_row_stops_the_job_before_its_run_opens(tmp_path):
+    rows = [json.dumps({"problem": f"{i}+1", "answer": str(i + 1)}) for i in range(40)]
+    rows[20] = '{"problem": "20+1", "answer": 21'
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", data_source(data), f"hydra.run.dir={run}",
+                      f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"{data}:21: not valid JSON" in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (run / "job.yaml").exists()
+
+
+def finished_run(tmp_path: Path) -> tuple[Path, MlflowClient, str]:
+    """A run folder with a checkpoint whose tracked run FINISHED, as a completed job leaves it."""
+    from openrs.config import load_job
+    from openrs.tracking import RunLog, start_run
+
+    run, uri = tmp_path / "run", f"sqlite:///{tmp_path}/mlflow.db"
+    job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri={uri}", output_dir=str(run)))
+    run.mkdir()
+    run_id = start_run(job, {}, [], None)
+    (run / "job.yaml").write_text("the finished job's config\n")
+    (run / "checkpoint-5").mkdir()
+    (run / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
+    RunLog(run).finish("FINISHED")
+    return run, MlflowClient(uri), run_id
+
+
+def test_a_rerun_that_fails_its_checks_changes_nothing(tmp_path):
+    run, client, run_id = finished_run(tmp_path)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"problem": "1+1", "answer": "2"}\n{"problem": null, "answer": "3"}\n')
+    uri = f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"
+    for args, message in [
+        (["resume=/nonexistent", "trainer.max_steps=99", "tracking=none"], "resume='/nonexistent': no complete"),
+        (["resume=/nonexistent", "trainer.max_steps=99", uri], "resume='/nonexistent': no complete"),
+        (["resume=true", data_source(data), uri], f"{data}:2: 'problem' is None"),
+    ]:
+        proc = run_openrs("-m", "openrs", "+experiment=smoke", f"hydra.run.dir={run}", *args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert message in proc.stderr
+        assert (run / "job.yaml").read_text() == "the finished job's config\n"
+        finished = client.get_run(run_id)
+        assert finished.info.status == "FINISHED" and "openrs.error" not in finished.data.tags
+
+
+@pytest.mark.slow
+def test_a_rerun_that_crashes_leaves_a_finished_run_finished(tmp_path):
+    run, client, run_id = finished_run(tmp_path)  # its checkpoint has no weights: resuming it crashes
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", f"hydra.run.dir={run}", "resume=true",
+                      "eval.every_steps=null", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")  # fmt: skip
+    assert proc.returncode == 1 and "checkpoint-5" in proc.stderr, proc.stderr[-3000:]
+    finished = client.get_run(run_id)
+    assert finished.info.status == "FINISHED" and "openrs.error" not in finished.data.tags
 
 
 def test_dry_run_writes_the_resolved_job(tmp_path):

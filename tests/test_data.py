@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,13 +135,22 @@ def test_solution_is_column_addition_in_the_paper_format():
 
 
 def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
-    for step, complete in [(10, True), (20, True), (30, False)]:
+    # 30: no trainer_state.json yet; 40: an empty one (a full disk); 50: cut short mid-write.
+    for step, state in [(10, "{}"), (20, '{"global_step": 20}'), (30, None), (40, ""), (50, '{"global_step": 5')]:
         (tmp_path / f"checkpoint-{step}").mkdir()
-        if complete:
-            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+        if state is not None:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     (tmp_path / "checkpoint-x").mkdir()
     assert newest_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
     assert newest_checkpoint(tmp_path / "checkpoint-30") is None
+    from openrs.train import resume_checkpoint
+
+    resumed = load_job(compose_cfg("+experiment=smoke", "resume=true", output_dir=str(tmp_path)))
+    assert resume_checkpoint(resumed) == tmp_path / "checkpoint-20"
+    for step in (40, 50):
+        job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}/checkpoint-{step}"))
+        with pytest.raises(ConfigError, match="no complete checkpoint there"):
+            resume_checkpoint(job)
 
 
 def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
@@ -149,6 +159,72 @@ def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
     job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         resume_checkpoint(job)
+
+
+def source(path) -> str:
+    return f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"
+
+
+GOOD = [{"problem": f"{i}+1", "answer": str(i + 1)} for i in range(40)]
+
+
+@pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz", "d.json", "d.parquet"])
+def test_every_row_of_a_local_source_is_checked_before_the_job_starts(tmp_path, name):
+    where = f"{name}:" if ".jsonl" in name else f"{name} row "  # JSON lines: file:line; else file row N
+    cases = [
+        (dict(GOOD[25], answer=None) | {"other": 1}, None),  # a null answer is dropped and counted later
+        ({"problem": "26+1"}, f"{where}26: no data.answer_column='answer' column"),
+        ({"problem": None, "answer": "1"}, f"{where}26: 'problem' is None, not a problem's text"),
+        ({"problem": "  ", "answer": "1"}, f"{where}26: 'problem' is '  ', not a problem's text"),
+        ("26+1", f"{where}26: a row must be an object"),
+    ]
+    if name.endswith(".parquet"):  # a table: every row is an object with every column
+        cases = cases[:1] + cases[2:4]
+    for bad, message in cases:
+        path = write_file(tmp_path / name, GOOD[:25] + [bad] + GOOD[26:])
+        if message is None:
+            load_job(compose_cfg(source(path)))
+        else:
+            with pytest.raises(ConfigError, match=f"data.sources\\[0\\].path: .*{re.escape(message)}"):
+                load_job(compose_cfg(source(path)))
+    empty = write_file(tmp_path / name, [])
+    with pytest.raises(ConfigError, match=f"{re.escape(empty)} is empty \\(no rows\\)"):
+        load_job(compose_cfg(source(empty)))
+
+
+def test_a_malformed_line_is_named_by_file_and_line(tmp_path):
+    lines = [json.dumps(r) for r in GOOD]
+    lines[20] = '{"problem": "21+1", "answer": '
+    text = "\n".join(lines) + "\n"
+    (tmp_path / "d.jsonl").write_text(text)
+    (tmp_path / "d.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+    for name in ("d.jsonl", "d.jsonl.gz"):
+        with pytest.raises(ConfigError, match=f"{name}:21: not valid JSON \\(Expecting value, column 32\\)"):
+            load_job(compose_cfg(source(tmp_path / name)))
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b"x" * 1000)[:20])
+    with pytest.raises(ConfigError, match="cut.jsonl.gz: cannot be read as a jsonl.gz file"):
+        load_job(compose_cfg(source(tmp_path / "cut.jsonl.gz")))
+
+
+def test_a_hub_row_without_problem_text_is_refused_when_it_loads(tmp_path, monkeypatch):
+    import openrs.data
+
+    monkeypatch.setattr(openrs.data, "source_rows", lambda path, split: GOOD[:3] + [{"problem": None, "answer": "1"}])
+    with pytest.raises(ConfigError, match="owner/set row 4: 'problem' is None"):
+        build_mix(mix({"path": "owner/set"}))
+
+
+def test_a_file_name_with_an_unknown_suffix_is_never_taken_for_a_hub_id(tmp_path, monkeypatch):
+    from openrs.config import is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    assert is_hub_id("owner/name") and is_hub_id("AI-MO/NuminaMath-1.5")
+    assert not is_hub_id("data.jsonl.bz2") and not is_hub_id("owner/data.csv")
+    with pytest.raises(ConfigError, match="data.jsonl.bz2: no such file"):
+        load_job(compose_cfg(source("data.jsonl.bz2")))
+    (tmp_path / "data.jsonl.bz2").write_bytes(b"BZh9")
+    with pytest.raises(ConfigError, match="data.jsonl.bz2: unknown data file kind"):
+        load_job(compose_cfg(source("data.jsonl.bz2")))
 
 
 def test_accelerate_command_for_the_paper_node(tmp_path):

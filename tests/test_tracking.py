@@ -86,6 +86,31 @@ def test_a_resumed_run_logs_each_metric_step_once(tmp_path):
     assert history(client, run_id, "loss") == list(range(8))
 
 
+def test_a_run_resumed_after_a_kill_keeps_no_point_of_the_abandoned_steps(tmp_path):
+    job = make_job(tmp_path)
+    out, client = Path(job.output_dir), MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    killed = start_run(job, {}, [], None)
+    first = RunLog(out)
+    for step in range(1, 8):  # killed at step 7, after checkpoint-5
+        first.log_metrics({"loss": step}, step)
+    (out / "checkpoint-5").mkdir()
+    (out / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
+    run_id = start_run(make_job(tmp_path, "resume=true"), {}, [], None)
+    assert run_id != killed and client.get_run(killed).info.lifecycle_stage == "deleted"
+    assert client.get_run(killed).info.status == "KILLED"
+    assert client.get_run(run_id).data.tags["openrs.replaces_run"] == killed
+    second = RunLog(out)  # the resumed trainer logs its restored history, then steps 6 to 10 again
+    for step in range(1, 11):
+        second.log_metrics({"loss": step if step <= 5 else 100 + step}, step)
+    second.replay()
+    points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "loss"))
+    assert points == [(s, s) for s in range(1, 6)] + [(s, 100 + s) for s in range(6, 11)]
+    # Resumed from its newest step, a run is reattached, not replaced.
+    (out / "checkpoint-10").mkdir()
+    (out / "checkpoint-10" / "trainer_state.json").write_text('{"global_step": 10}')
+    assert start_run(make_job(tmp_path, "resume=true"), {}, [], None) == run_id
+
+
 def logged(out: Path, key: str, step: int) -> bool:
     """Whether the job in out has journaled metric key at step."""
     journal = out / "mlflow_journal.jsonl"
@@ -124,6 +149,8 @@ def write_eval(run_dir: Path, results: dict) -> None:
         checkpoint = run_dir / f"checkpoint-{step}"
         checkpoint.mkdir(exist_ok=True)
         (checkpoint / "trainer_state.json").write_text(json.dumps({"log_history": []}))
+        (checkpoint / "model.safetensors").write_text(f"weights of step {step}")
+        (checkpoint / "optimizer.pt").write_text("training state only")
 
 
 def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path):
@@ -138,7 +165,9 @@ def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path)
         assert (Path(job.output_dir) / "degradation.png").stat().st_size > 10_000
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     champion = client.get_model_version_by_alias("smoke", "champion")
-    assert champion.source == scores["high"].checkpoint and scores["high"].best_step > 0
+    step = scores["high"].best_step
+    assert champion.source == f"runs:/{champion.run_id}/checkpoints/checkpoint-{step}" and step > 0
+    assert Path(scores["high"].checkpoint).name == f"checkpoint-{step}"
     run = client.get_run(champion.run_id)
     assert run.data.tags["selection.best_step"] == str(scores["high"].best_step)
     assert run.data.metrics["best/score"] == pytest.approx(scores["high"].best_score)
@@ -186,6 +215,10 @@ def test_killed_and_resumed_run_has_every_step_once(tmp_path):
     assert history(client, run_id, "loss") == list(range(1, 21))
     assert history(client, run_id, "eval/average/pass_at_1") == [0, 10, 20]
     assert client.get_run(run_id).info.status == "FINISHED"
+    # Every point is the finished branch's: none from the steps after checkpoint-5 that the kill abandoned.
+    state = json.loads((out / "checkpoint-20" / "trainer_state.json").read_text())
+    losses = {e["step"]: e["loss"] for e in state["log_history"] if "loss" in e}
+    assert {m.step: m.value for m in client.get_metric_history(run_id, "loss")} == pytest.approx(losses)
 
 
 @pytest.mark.slow
@@ -222,6 +255,56 @@ def test_server_stopped_mid_run_loses_nothing_after_replay(tmp_path):
         assert history(client, run_id, "loss") == list(range(1, 17))
         run = client.get_run(run_id)
         assert run.info.status == "FINISHED" and "selection.best_step" in run.data.tags
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def registered_weights(client: MlflowClient, tmp_path: Path, name: str, alias: str) -> str:
+    """The model.safetensors of the version `alias` points at, downloaded from the store."""
+    from mlflow.artifacts import download_artifacts
+
+    version = client.get_model_version_by_alias(name, alias)
+    files = Path(download_artifacts(version.source, dst_path=str(tmp_path / f"download-{version.version}"),
+                                    tracking_uri=client.tracking_uri))  # fmt: skip
+    assert sorted(p.name for p in files.iterdir()) == ["model.safetensors"]  # no optimizer state
+    return (files / "model.safetensors").read_text()
+
+
+@pytest.mark.slow  # two server starts and an outage: minutes on a loaded machine
+def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed_registration(tmp_path):
+    port = free_port()
+    tracking = TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None,
+                              serve=f"sqlite:///{tmp_path}/mlflow.db", registered_model=None)  # fmt: skip
+    rng = np.random.default_rng(0)
+    server = serve(tracking)
+    try:
+        client = MlflowClient(tracking.uri)
+        up = make_job(tmp_path / "up", f"tracking.uri={tracking.uri}")
+        start_run(up, {}, [], None)
+        write_eval(Path(up.output_dir), simulate_run(rng, 200, 4, [0, 0.02, 0.02, 0.02]))
+        chosen = select(Path(up.output_dir))
+        assert client.get_run(json.loads((Path(up.output_dir) / RUN_FILE).read_text())["run_id"]).data.tags[
+            "selection.registered_model"] == "smoke/1"  # fmt: skip
+        assert registered_weights(client, tmp_path, "smoke", "champion") == f"weights of step {chosen.best_step}"
+        # The server goes away after the run opened: selection still finishes, registration waits in the journal.
+        down = make_job(tmp_path / "down", f"tracking.uri={tracking.uri}")
+        start_run(down, {}, [], None)
+    finally:
+        server.terminate()
+        server.wait()
+    write_eval(Path(down.output_dir), simulate_run(rng, 200, 4, [0, 0.3, 0.3, 0.3]))
+    better = select(Path(down.output_dir))
+    server = serve(tracking)
+    try:
+        assert len(client.search_model_versions("name='smoke'")) == 1
+        replay = subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", down.output_dir],
+                                capture_output=True, text=True, cwd=REPO)  # fmt: skip
+        assert replay.returncode == 0, replay.stderr
+        assert len(client.search_model_versions("name='smoke'")) == 2
+        assert registered_weights(client, tmp_path, "smoke", "champion") == f"weights of step {better.best_step}"
+        subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", down.output_dir], check=True, cwd=REPO)
+        assert len(client.search_model_versions("name='smoke'")) == 2  # replaying again registers nothing twice
     finally:
         server.terminate()
         server.wait()

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from mlflow import MlflowClient
 from openrs.answers import boxed_contents
 from openrs.arithmetic import problems
 from openrs.config import load_job
+from openrs.train import is_complete
 
 pytestmark = pytest.mark.slow
 
@@ -122,6 +124,54 @@ def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_pat
     run_id = json.loads((tmp_path / "mlflow_run.json").read_text())["run_id"]
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(1, 31))
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def records(journal: Path) -> list[dict]:
+    """The records of a job's MLflow journal; the last line may be half-written."""
+    lines = journal.read_text().splitlines()
+    return [json.loads(line) for line in lines[:-1]] if lines else []
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (Linux /proc)."""
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return children + [d for c in children for d in descendants(c)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    "processes, sig",
+    [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGINT)],
+    ids=["in-process-SIGTERM", "launched-SIGTERM", "in-process-Ctrl-C", "launched-Ctrl-C"],
+)
+def test_a_signal_to_the_whole_job_checkpoints_the_step_it_stopped_at(tmp_path, processes, sig):
+    """`kill -- -PGID`, `timeout` and a terminal's Ctrl-C signal the job's whole process group, SLURM every process
+    of the job: the grading workers get the signal too and must still grade until the trainer has checkpointed
+    the step it was in; then the job exits with the requeue code."""
+    # Steps and checkpoints far beyond what runs here: only the signal can make the job save and stop.
+    args = [sys.executable, "-m", "openrs", "+experiment=smoke", "trainer.max_steps=100000",
+            "trainer.save_steps=100000", "trainer.logging_steps=1", "eval.every_steps=null",
+            f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
+    job = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)  # fmt: skip
+    journal, deadline = tmp_path / "mlflow_journal.jsonl", time.monotonic() + 900
+    while not (journal.is_file() and any(r.get("metric") == "loss" and r["step"] >= 2 for r in records(journal))):
+        assert job.poll() is None and time.monotonic() < deadline, job.stdout.read()[-3000:]
+        time.sleep(0.5)
+    os.killpg(job.pid, sig)  # the job's process group, as `kill -- -PGID` or Ctrl-C
+    if sig == signal.SIGTERM:  # and every process of it, as SLURM does: the ranks' graders are in other groups
+        for pid in descendants(job.pid):
+            os.kill(pid, sig)
+    output, _ = job.communicate(timeout=600)
+    assert job.returncode == 124, output[-3000:]
+    assert "Traceback" not in output and "BrokenPipeError" not in output, output[-3000:]
+    stopped = int(re.findall(r"preempted at step (\d+)", output)[-1])
+    assert stopped >= 2 and is_complete(tmp_path / f"checkpoint-{stopped}")
+    assert [p.name for p in tmp_path.glob("checkpoint-*")] == [f"checkpoint-{stopped}"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal; reads /proc")
