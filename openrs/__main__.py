@@ -19,8 +19,9 @@ from openrs import CONF_DIR
 from openrs.config import ConfigError, JobConfig, load_job
 from openrs.train import PRUNED_MARKER, resume_checkpoint
 
-# Set once Hydra has composed the config and started the job (main).
-_started = threading.Event()
+# Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
+# launchers such as submitit pickle main with this module's globals, and a lock cannot be pickled.
+_started = {"job": False}
 
 
 def describe(job: JobConfig) -> str:
@@ -51,7 +52,7 @@ def describe(job: JobConfig) -> str:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    _started.set()
+    _started["job"] = True
     try:
         job = load_job(cfg)  # every row of every local data source included
         if not job.dry_run:
@@ -185,6 +186,6 @@ if __name__ == "__main__":
     except SystemExit as stop:
         # Hydra exits 1 on any error before the job starts: an unknown group option (model=nope), a bad
         # override or YAML. Those are bad input, exit 2 like every other.
-        if stop.code == 1 and not _started.is_set():
+        if stop.code == 1 and not _started["job"]:
             sys.exit(2)
         raise
