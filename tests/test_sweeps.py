@@ -119,17 +119,23 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
             return []
         return [t for t in study.trials if t.state in states]
 
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "first_sweeper.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+
+    def still_running() -> bool:
+        return proc.poll() is None or pytest.fail(f"the sweeper ended early:\n{log.read_text()[-3000:]}")
+
     while not (tmp_path / "optuna.db").is_file() or not trials(TrialState.COMPLETE, TrialState.PRUNED):
-        assert proc.poll() is None
+        assert still_running()
         time.sleep(1)
     while not trials(TrialState.RUNNING):  # the second trial has started
-        assert proc.poll() is None
+        assert still_running()
         time.sleep(0.2)
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")  # the first trial created the store
     trial_run = f"tags.`openrs.optuna_trial` = 'smoke_lr_kl:{trials(TrialState.RUNNING)[0].number}'"
     while not client.search_runs(["1"], trial_run):  # its job has opened its MLflow run
-        assert proc.poll() is None
+        assert still_running()
         time.sleep(0.2)
     proc.kill()
     proc.wait()
