@@ -126,7 +126,9 @@ def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
     def still_running() -> bool:
         return proc.poll() is None or pytest.fail(f"the sweeper ended early:\n{log.read_text()[-3000:]}")
 
-    while not (tmp_path / "optuna.db").is_file() or not trials(TrialState.COMPLETE, TrialState.PRUNED):
+    # Not a look at the storage before the first trial's job folder exists: opening a SQLite study while the
+    # sweeper is still creating its tables made the sweeper fail at start (exit 2, once in a full run).
+    while not (tmp_path / "sweep" / "0").is_dir() or not trials(TrialState.COMPLETE, TrialState.PRUNED):
         assert still_running()
         time.sleep(1)
     while not trials(TrialState.RUNNING):  # the second trial has started
