@@ -59,10 +59,10 @@ def main(cfg: DictConfig) -> float | None:
             from openrs.model_source import check_available
 
             check_available(job.model)  # before the run folder and the MLflow run, in seconds
-        if job.hardware.accelerator == "gpu" and not job.dry_run:
-            from openrs.launch import visible_gpus
+            if job.hardware.accelerator == "gpu":
+                from openrs.launch import visible_gpus
 
-            visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
+                visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
         resume_checkpoint(job)  # a resume target without a complete checkpoint
     except ConfigError as err:
         _fail(err, 2)
