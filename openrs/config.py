@@ -487,10 +487,10 @@ class HardwareConfig(_Schema):
 
     @model_validator(mode="after")
     def _consistent(self) -> HardwareConfig:
-        if self.accelerator == "cpu" and (self.vllm_mode or self.deepspeed or self.dtype != "float32"):
+        if self.accelerator == "cpu" and (self.vllm_mode or self.dtype != "float32"):
             raise ValueError(
-                f"hardware.accelerator=cpu runs float32 without vLLM or DeepSpeed, but dtype={self.dtype}, "
-                f"vllm_mode={self.vllm_mode}, deepspeed={self.deepspeed}: use dtype=float32 and null for both"
+                f"hardware.accelerator=cpu runs float32 without vLLM, but dtype={self.dtype}, "
+                f"vllm_mode={self.vllm_mode}: use dtype=float32 and vllm_mode=null"
             )
         if self.num_machines > 1 and self.main_process_port is None:
             raise ValueError(
@@ -630,6 +630,10 @@ class JobConfig(_Schema):
             # openrs logs to MLflow itself (rank 0, its own run layout).
             report_to=[],
         )
+        if hw.accelerator == "cpu" and hw.deepspeed:
+            # Without it accelerate finds no backend on a machine without GPUs and counts one process, while
+            # DeepSpeed's CPU accelerator joins all ranks: its batch check then fails.
+            kwargs["ddp_backend"] = "gloo"
         if t.lr_scheduler_type == "cosine_with_min_lr":
             kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": t.min_lr_rate}
         if hw.vllm_mode is not None:

@@ -149,12 +149,12 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
         "--mixed_precision", {"bfloat16": "bf16", "float16": "fp16"}.get(hw.dtype, "no"),
         "--dynamo_backend", "no",
     ]  # fmt: skip
-    if hw.accelerator == "cpu":
+    if hw.deepspeed:
+        cmd += ["--use_deepspeed", "--deepspeed_config_file", str(CONF_DIR / "deepspeed" / f"{hw.deepspeed}.json")]
+    elif hw.accelerator == "cpu":
         # accelerate's --cpu runs a single process; --multi_gpu is its torchrun launcher, one process per
         # rank, and ACCELERATE_USE_CPU (set by launch) makes each rank join a gloo group on the CPU.
         cmd += ["--multi_gpu"]
-    elif hw.deepspeed:
-        cmd += ["--use_deepspeed", "--deepspeed_config_file", str(CONF_DIR / "deepspeed" / f"{hw.deepspeed}.json")]
     else:
         cmd += ["--multi_gpu"] if hw.world_size > 1 else []
     return cmd + ["-m", "openrs.rank", str(job_file)]
@@ -187,6 +187,9 @@ def launch(job: JobConfig, job_file: Path) -> int:
     if hw.accelerator == "gpu":
         gpus = visible_gpus(hw)  # the ranks take the first num_processes; a vLLM server the last
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus[: hw.num_processes])
+    elif hw.deepspeed:
+        # DeepSpeed's CPU accelerator (gloo without oneCCL); ACCELERATE_USE_CPU would make accelerate skip DeepSpeed.
+        env["DS_ACCELERATOR"] = "cpu"
     else:
         env["ACCELERATE_USE_CPU"] = "true"
     # torchrun (inside accelerate launch) must not act on SIGTERM: it would SIGKILL the ranks 30 s later,
