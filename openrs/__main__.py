@@ -50,11 +50,26 @@ def describe(job: JobConfig) -> str:
     )
 
 
+# Why vLLM on a CPU generates for evaluation and curation only (tests/test_vllm.py shows both failures).
+CPU_VLLM_CANNOT_TRAIN = {
+    mode: f"hardware.vllm_mode={mode} on a CPU: {why}, so training could never update vLLM's copy of the policy. "
+    "Train on a CPU with hardware.vllm_mode=null (transformers generates); vLLM on a CPU serves python -m "
+    "openrs.evaluate and curation's judge"
+    for mode, why in [
+        ("colocate", "vLLM's CPU backend prepacks its linear weights and drops the parameters TRL loads new weights "
+                     "into"),
+        ("server", "TRL sends weights to a vLLM server over NCCL, which needs CUDA"),
+    ]
+}
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     _started["job"] = True
     try:
         job = load_job(cfg)  # every row of every local data source included
+        if job.hardware.accelerator == "cpu" and job.hardware.vllm_mode is not None:
+            raise ConfigError(CPU_VLLM_CANNOT_TRAIN[job.hardware.vllm_mode])
         if not job.dry_run:
             from openrs.model_source import check_available
 

@@ -454,6 +454,11 @@ class HardwareConfig(_Schema):
     vllm_mode: Literal["colocate", "server"] | None
     """null: transformers generates; colocate: vLLM inside each rank; server: vLLM on its own GPU."""
     vllm_gpu_memory_utilization: float = Field(ge=0, le=1)
+    """Share of each GPU's memory (of the machine's memory on a CPU) a vLLM engine takes for weights and KV cache."""
+    vllm_enforce_eager: bool
+    """The vLLM engines openrs starts itself (evaluation, curation's judge, server mode's server; not TRL's colocated
+    engine) skip graph compilation: they start faster and generate slower (on 2 CPU cores: 40 s instead of 76 s to
+    start the tiny model's engine)."""
     deepspeed: Literal["zero2", "zero3"] | None
     """DeepSpeed ZeRO stage (config in conf/deepspeed/), or null."""
     gpu_hourly_usd: float | None = Field(ge=0)
@@ -487,10 +492,12 @@ class HardwareConfig(_Schema):
 
     @model_validator(mode="after")
     def _consistent(self) -> HardwareConfig:
-        if self.accelerator == "cpu" and (self.vllm_mode or self.dtype != "float32"):
+        if self.accelerator == "cpu" and self.dtype != "float32":
+            raise ValueError(f"hardware.accelerator=cpu runs float32, but dtype={self.dtype}: use dtype=float32")
+        if self.vllm_mode is not None and self.vllm_gpu_memory_utilization == 0:
             raise ValueError(
-                f"hardware.accelerator=cpu runs float32 without vLLM, but dtype={self.dtype}, "
-                f"vllm_mode={self.vllm_mode}: use dtype=float32 and vllm_mode=null"
+                f"hardware.vllm_mode={self.vllm_mode} needs hardware.vllm_gpu_memory_utilization > 0 (the share of "
+                "memory a vLLM engine takes), e.g. 0.3"
             )
         if self.num_machines > 1 and self.main_process_port is None:
             raise ValueError(
@@ -588,7 +595,15 @@ class JobConfig(_Schema):
 
     def grpo_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for trl.GRPOConfig, everything the job fixes (lengths in tokens)."""
+        from dataclasses import fields
+
+        from transformers import TrainingArguments
+
         t, hw, batch = self.trainer, self.hardware, self.batch
+        # Later transformers 5 releases renamed gradient_checkpointing* (the old names warn; TRL reads the mirrored
+        # old names); the gpu extra's vLLM pins a transformers that has only the old ones.
+        renamed = "activation_checkpointing" in {f.name for f in fields(TrainingArguments)}
+        checkpointing = "activation_checkpointing" if renamed else "gradient_checkpointing"
         kwargs: dict[str, Any] = dict(
             output_dir=self.output_dir,
             seed=self.seed,
@@ -614,9 +629,8 @@ class JobConfig(_Schema):
             average_tokens_across_devices=t.average_tokens_across_devices,
             max_grad_norm=t.max_grad_norm,
             weight_decay=t.weight_decay,
-            # transformers 5 renamed gradient_checkpointing*; TRL reads the mirrored old names.
-            activation_checkpointing=t.gradient_checkpointing,
-            activation_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+            **{checkpointing: t.gradient_checkpointing,
+               f"{checkpointing}_kwargs": {"use_reentrant": False} if t.gradient_checkpointing else None},
             save_strategy="steps",
             save_steps=t.save_steps,
             logging_steps=t.logging_steps,

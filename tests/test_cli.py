@@ -47,6 +47,15 @@ def test_bad_values_exit_nonzero_with_one_message(override, expected, tmp_path):
     assert expected in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("mode, why", [("colocate", "prepacks its linear weights"), ("server", "over NCCL")])
+def test_training_with_vllm_on_a_cpu_is_refused_with_the_reason(mode, why, tmp_path):
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", "hardware=cpu", f"hardware.vllm_mode={mode}",
+                      f"hydra.run.dir={tmp_path}")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert f"hardware.vllm_mode={mode} on a CPU" in proc.stderr and why in proc.stderr
+    assert "hardware.vllm_mode=null" in proc.stderr and not list(tmp_path.glob("*.jsonl"))
+
+
 def test_unreachable_tracking_server_fails_before_any_model_loads(tmp_path):
     proc = run_openrs("-m", "openrs", "+experiment=smoke", "tracking=server", "tracking.uri=http://127.0.0.1:9",
                       f"hydra.run.dir={tmp_path}")  # fmt: skip

@@ -1,8 +1,9 @@
-"""The GRPO job with vLLM generation on a GPU: colocated in the training process, and as a `trl vllm-serve`
+"""The GRPO job with vLLM generation on a GPU: colocated in the training process, and as a vLLM
 server on its own GPU. Run on a GPU machine with the gpu extra: python -m pytest -m gpu tests/test_gpu.py"""
 
 import importlib.util
 import json
+import re
 
 import pytest
 import torch
@@ -25,10 +26,36 @@ def assert_trained(proc, out):
     assert (out / "final" / "model.safetensors").is_file()
 
 
+VLLM_ENGINE_LOG = "Initializing a V1 LLM engine"  # vLLM's own line: it generated, not a fallback
+
+
 def test_vllm_colocate(tmp_path):
-    proc = run_openrs(*SMOKE, "hardware=h100x1", "hardware.vllm_gpu_memory_utilization=0.2",
-                      f"hydra.run.dir={tmp_path}")  # fmt: skip
+    """Training with TRL's colocated engine, greedy step-wise evaluation at steps 0 and 3 on that same engine (one
+    engine built), and the weights of step 3 in it: its answers are those of checkpoint-3 evaluated by transformers."""
+    greedy = ["hardware.dtype=float32", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]"]
+    # A learning rate that changes the tiny policy's answers within 3 steps, so stale weights would show.
+    proc = run_openrs(*SMOKE, "hardware=h100x1", "hardware.vllm_gpu_memory_utilization=0.2", *greedy,
+                      "eval.every_steps=3", "trainer.learning_rate=1e-3", f"hydra.run.dir={tmp_path}")  # fmt: skip
     assert_trained(proc, tmp_path)
+    # Both step-wise evaluations generated with one engine object, TRL's, and none was built for them.
+    engines = re.findall(r"openrs: step-wise evaluation generates with the trainer's vLLM engine (0x[0-9a-f]+)",
+                         proc.stderr)  # fmt: skip
+    assert len(engines) == 2 and len(set(engines)) == 1, proc.stderr[-3000:]
+    assert "openrs: vLLM generates" not in proc.stderr
+
+    def answers(path):
+        return [json.loads(line)["predictions"] for line in path.read_text().splitlines()]
+
+    in_vllm = answers(tmp_path / "eval" / "step-3" / "per_problem.jsonl")
+    assert in_vllm != answers(tmp_path / "eval" / "step-0" / "per_problem.jsonl")  # the policy did change
+    out = tmp_path / "checkpoint-3-transformers"
+    check = run_openrs("-m", "openrs.evaluate", "+experiment=smoke", "hardware=h100x1", "hardware.vllm_mode=null",
+                       *greedy, "model.tiny=null", f"model.name_or_path={tmp_path / 'checkpoint-3'}",
+                       f"hydra.run.dir={out}")  # fmt: skip
+    assert check.returncode == 0, check.stderr[-3000:]
+    policy = answers(out / "per_problem.jsonl")
+    same = sum(a == b for a, b in zip(in_vllm, policy, strict=True))
+    assert same >= 0.98 * len(policy), f"{same}/{len(policy)} answers of vLLM at step 3 are the policy's"
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="server mode needs a training GPU and a vLLM GPU")
@@ -39,7 +66,7 @@ def test_vllm_server(tmp_path):
         f"hydra.run.dir={tmp_path}",
     )  # fmt: skip
     assert_trained(proc, tmp_path)
-    assert "[vllm]" in proc.stdout and "[train]" in proc.stdout
+    assert "[vllm]" in proc.stdout and "[train]" in proc.stdout and VLLM_ENGINE_LOG in proc.stdout
 
 
 def test_vllm_and_transformers_give_the_same_greedy_answers():
@@ -52,7 +79,7 @@ def test_vllm_and_transformers_give_the_same_greedy_answers():
     job = load_job(compose_cfg("+experiment=smoke", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]"))
     tokenizer = load_tokenizer(job)
     hf = TransformersGenerator(load_model(job).to("cuda"), tokenizer, batch_size=256)
-    vllm = VLLMGenerator.for_model(model_path(job), "float32", 256, 0.3, seed=0)
+    vllm = VLLMGenerator.for_model(model_path(job), "float32", 256, 0.3, seed=0, enforce_eager=False)
     a, b = (evaluate(g, tokenizer, job.eval, "", job.reward.grading) for g in (hf, vllm))
     same = sum(x.predictions == y.predictions for x, y in zip(a, b, strict=True))
     assert same >= 0.98 * len(a), f"{same}/{len(a)} problems answered alike"  # float32 kernels differ slightly
@@ -65,9 +92,10 @@ def test_data_parallel_evaluation_keeps_prompt_order():
     from openrs.train import model_path
 
     job = load_job(compose_cfg("+experiment=smoke"))
-    engine = dict(path=model_path(job), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0)
+    engine = dict(path=model_path(job), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0,
+                  enforce_eager=False)  # fmt: skip
     prompts = [f"<|user|>What is {a}+{a + 11}?<|assistant|><think>\n" for a in range(10, 40)]
-    parallel = DataParallelVLLMGenerator(2, **engine)
+    parallel = DataParallelVLLMGenerator(2, "gpu", **engine)
     try:
         split = [s[0].text for s in parallel(prompts, 1, 0.0, 1.0, 64)]
     finally:

@@ -133,6 +133,8 @@ BOOKKEEPING = set(
     transformers_continuous_batching_config sapo_temperature_neg sapo_temperature_pos vespo_k_pos vespo_lambda_pos
     vespo_k_neg vespo_lambda_neg entropy_coef_min entropy_coef_max entropy_coef_delta entropy_target""".split()
 )
+# Fields of later transformers 5 releases only: the gpu extra's vLLM pins an earlier transformers without them.
+NEWER = {"activation_checkpointing", "activation_checkpointing_kwargs"}
 PER_EXPERIMENT = {"exp1": (4096, [1.0, 2.0]), "exp2": (3584, [1.0, 2.0]), "exp3": (3584, [1.0, 2.0])}
 
 
@@ -152,6 +154,7 @@ def test_paper_presets_build_the_paper_era_grpo_config(exp):
     max_completion_length, reward_weights = PER_EXPERIMENT[exp]
     expected = {**PAPER_ERA, "bf16": False, "max_completion_length": max_completion_length,
                 "reward_weights": reward_weights}  # fmt: skip
+    expected = {k: v for k, v in expected.items() if k not in NEWER or hasattr(config, k)}
     actual = {key: getattr(config, key) for key in expected}
     # Enums (optim, lr_scheduler_type, ...) compare by their value.
     actual = {key: getattr(value, "value", value) for key, value in actual.items()}
@@ -164,7 +167,8 @@ def test_every_grpo_config_field_is_decided():
     fields = {f.name for f in dataclasses.fields(GRPOConfig)}
     undecided = fields - PAPER_ERA.keys() - BOOKKEEPING
     assert undecided == set(), "new GRPOConfig fields: add each to PAPER_ERA or BOOKKEEPING"
-    assert (PAPER_ERA.keys() | BOOKKEEPING) - fields == set(), "fields no longer in GRPOConfig: remove them here"
+    gone = (PAPER_ERA.keys() | BOOKKEEPING) - fields - NEWER
+    assert gone == set(), "fields no longer in GRPOConfig: remove them here"
 
 
 # The paper's wiring in miniature: R1-Distill's architecture, tokenizer and template (model=r1_mini, 20M

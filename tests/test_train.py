@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, compose_cfg, run_openrs, running
+from conftest import REPO, compose_cfg, descendants, run_openrs, running
 from mlflow import MlflowClient
 
 from openrs.answers import boxed_contents
@@ -130,15 +130,6 @@ def records(journal: Path) -> list[dict]:
     """The records of a job's MLflow journal; the last line may be half-written."""
     lines = journal.read_text().splitlines()
     return [json.loads(line) for line in lines[:-1]] if lines else []
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below pid (Linux /proc)."""
-    try:
-        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-    return children + [d for c in children for d in descendants(c)]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
