@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -243,3 +244,19 @@ def test_pool_that_cannot_start_raises_a_clear_error(tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("RuntimeError: openrs grading: a grading worker process could not start"), out.stderr
     assert 'if __name__ == "__main__":' in last and "no_guard.py" in last
+
+
+def test_every_gold_answer_of_the_shipped_benchmarks_grades_correct_against_itself(tmp_path):
+    """`python -m openrs.gold_check` as the README gives it, on the five benchmarks openrs ships; a file with a gold
+    answer grading cannot read fails it, so the check has teeth."""
+    shipped = sorted((Path(__file__).resolve().parent.parent / "openrs" / "eval_data").glob("*.jsonl"))
+    assert len(shipped) == 5
+    proc = subprocess.run([sys.executable, "-m", "openrs.gold_check", *map(str, shipped)], capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.stdout.count("(100.0%) | 0 |") == 5
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"problem": "p", "answer": "\\\\frac{1}{2}"}\n{"problem": "q", "answer": "\\\\boxed{"}\n')
+    proc = subprocess.run([sys.executable, "-m", "openrs.gold_check", str(broken)], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert proc.returncode == 1 and "broken.jsonl 1: unparseable_gold" in proc.stdout

@@ -21,6 +21,18 @@ def test_cfg_job_prints_resolved_preset_without_importing_torch():
     assert not imported & {"torch", "transformers", "trl", "vllm", "mlflow"}
 
 
+@pytest.mark.parametrize("override", ["trainer.num_generations=7", "reward.funcs=[format,acuracy]",
+                                      "model.name_or_path=/nonexistent/model", "hardware.vllm_mode=colocate"])
+def test_a_job_that_fails_its_checks_exits_2_before_importing_anything_heavy(override, tmp_path):
+    """The real failure path of a job (not --cfg job): an impossible batch, an unknown reward, a missing model,
+    vLLM training on a CPU."""
+    proc = run_openrs("-X", "importtime", "-m", "openrs", "+experiment=smoke", override, f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "openrs" in imported
+    assert not imported & {"torch", "transformers", "trl", "vllm", "mlflow", "datasets"}
+
+
 def test_help_lists_groups_and_options():
     proc = run_openrs("-m", "openrs", "--help")
     assert proc.returncode == 0

@@ -141,12 +141,12 @@ def test_language_share():
     assert language_share("答案", "zh") == 1.0
 
 
-def test_rewards_weights_combine_like_trl(params):
+def test_each_reward_of_the_set_scores_a_right_formatted_answer(params):
+    """Each function on its own (TRL weighs and sums them: tests/test_train.py checks its logged rewards)."""
     funcs = build_rewards(params)
     completion = "x\n</think>\n<answer>\n\\boxed{5}\n</answer>"
     scores = [
         f(prompts=["<think>\n"], completions=[completion], completion_ids=[[0] * 10], answer=["5"])[0] for f in funcs
     ]
-    total = sum(w * s for w, s in zip(params.weights, scores, strict=True))
     expected_cos = 0.5 + 0.25 * (1 + math.cos(math.pi * 10 / params.cosine.max_len))
-    assert total == pytest.approx(1.0 * 1.0 + 2.0 * expected_cos)
+    assert scores == pytest.approx([1.0, expected_cos])

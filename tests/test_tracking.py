@@ -44,6 +44,14 @@ def test_redact_removes_uri_credentials_and_secret_environment_values(monkeypatc
     assert text == "http://***@host:5000/x token=*** keep notsecretvalue"
 
 
+@pytest.mark.parametrize("name", ["HF_TOKEN", "WANDB_SECRET", "DB_PASSWORD", "OPENAI_API_KEY", "APIKEY",
+                                  "AWS_ACCESS_KEY_ID", "SSH_PRIVATE_KEY", "GOOGLE_APPLICATION_CREDENTIALS",
+                                  "MLFLOW_TRACKING_AUTH", "hf_token"])  # fmt: skip
+def test_redact_covers_every_secret_name_pattern(monkeypatch, name):
+    monkeypatch.setenv(name, SECRET)
+    assert redact(f"logged {SECRET} here") == "logged *** here"
+
+
 def test_metric_names_are_made_valid_for_mlflow():
     assert metric_key("eval/arithmetic:easy/pass@1") == "eval/arithmetic:easy/pass_1"
     assert metric_key("eval//data/x.jsonl/pass_at_1") == "eval/data/x.jsonl/pass_at_1"

@@ -72,6 +72,11 @@ def test_grpo_raises_held_out_accuracy(tmp_path):
     assert sign_test_p(improved, worsened) < 0.01, (improved, worsened)
     rewards = reward_curve(log)
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3  # mean reward rose
+    # TRL combined the reward set with its weights: every step's reward is the weighted sum of each function's mean.
+    for entry in (e for e in log if "reward" in e):
+        means = [entry[f"rewards/{name}/mean"] for name in job.reward.funcs]
+        weighted = sum(w * m for w, m in zip(job.reward.weights, means, strict=True))
+        assert entry["reward"] == pytest.approx(weighted, abs=1e-5)
     # The step-wise evaluation callback scored the held-out split at step 0 and every 50 steps.
     stepwise = {e["step"]: e["eval/average/pass_at_1"] for e in log if "eval/average/pass_at_1" in e}
     print("step-wise held-out pass@1:", stepwise)
