@@ -20,6 +20,7 @@ from openrs.degradation import simulate_run
 from openrs.evaluation import ProblemResult, write_report
 from openrs.select import select
 from openrs.tracking import RUN_FILE, RunLog, healthy, metric_key, redact, serve, start_run
+from openrs.train import is_complete
 
 SECRET = "hf_abcdefSECRET12345"
 
@@ -216,8 +217,11 @@ def test_killed_and_resumed_run_has_every_step_once(tmp_path):
         time.sleep(0.2)
     job.kill()  # no chance to checkpoint: the resumed job repeats the steps after checkpoint-5
     job.wait()
+    newest = max(int(c.name.removeprefix("checkpoint-")) for c in out.glob("checkpoint-*") if is_complete(c))
     resumed = run_openrs(*args, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # It resumed (MLflow keeps one point per step, so the history alone could not tell it from a restart).
+    assert f"openrs: resuming from {out / f'checkpoint-{newest}'}" in resumed.stderr, resumed.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     run_id = json.loads((out / RUN_FILE).read_text())["run_id"]
     assert history(client, run_id, "loss") == list(range(1, 21))
