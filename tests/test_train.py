@@ -97,6 +97,17 @@ def test_flipped_rewards_unlearn(tmp_path):
     assert rewards[-1] > rewards[0]  # TRL logs the weighted reward: it rose as the model got worse
 
 
+def test_stepwise_evaluation_does_not_change_the_training_run(tmp_path):
+    """Evaluating after every step (sampling at temperature 1 from the policy) leaves the training's own sampling,
+    and so its losses and rewards, exactly as without evaluation."""
+    steps = ("trainer.max_steps=4", "trainer.save_steps=4", "trainer.logging_steps=1")
+    runs = {every: train_smoke(tmp_path / str(every), *steps, f"eval.every_steps={every}")[3] for every in (1, "null")}
+    assert any("eval/average/pass_at_1" in e for e in runs[1]) and not any("eval/average/pass_at_1" in e for e in
+                                                                           runs["null"])  # fmt: skip
+    curves = {every: [(e["step"], e["loss"], e["reward"]) for e in log if "loss" in e] for every, log in runs.items()}
+    assert len(curves[1]) == 4 and curves[1] == curves["null"]
+
+
 @pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "launched"])
 def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_path, processes):
     """SIGTERM to the job (in-process, or the controller of 2 launched ranks) saves a checkpoint and exits
