@@ -4,6 +4,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,6 +107,20 @@ def test_stepwise_evaluation_does_not_change_the_training_run(tmp_path):
                                                                            runs["null"])  # fmt: skip
     curves = {every: [(e["step"], e["loss"], e["reward"]) for e in log if "loss" in e] for every, log in runs.items()}
     assert len(curves[1]) == 4 and curves[1] == curves["null"]
+
+
+def test_a_resumed_run_continues_the_same_trajectory(tmp_path):
+    """A 4-step run interrupted after its checkpoint at step 2 and resumed takes the same steps 3 and 4 as the run
+    that was never interrupted: same sampled completions (their rewards) and same losses."""
+    steps = ("trainer.max_steps=4", "trainer.save_steps=2", "trainer.logging_steps=1", "eval.every_steps=null")
+    whole = train_smoke(tmp_path / "whole", *steps)[3]
+    shutil.copytree(tmp_path / "whole" / "checkpoint-2", tmp_path / "resumed" / "checkpoint-2")
+    resumed = train_smoke(tmp_path / "resumed", *steps, "resume=true")[3]
+
+    def later_steps(log):
+        return [(e["step"], e["loss"], e["reward"]) for e in log if "loss" in e and e["step"] > 2]
+
+    assert len(later_steps(whole)) == 2 and later_steps(resumed) == later_steps(whole)
 
 
 @pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "launched"])
