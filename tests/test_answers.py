@@ -224,6 +224,23 @@ pool.close()
 """
 
 
+def test_the_memory_cap_stops_an_allocation_bomb_before_the_time_bound():
+    # sympy computes 2^(2^33) exactly: a 1 GiB integer, built by squarings that take minutes. With the time
+    # bound far away, only the worker's 512 MiB address-space cap can end it early: the allocation fails inside
+    # the worker, the answer scores 0, and the worker (not killed, not restarted) grades on.
+    pool = GradingPool(workers=1, timeout_s=600.0, memory_mb=512, max_answer_chars=2000)
+    try:
+        worker = pool._workers[0].proc.pid
+        assert pool.scores([(prepare_gold("1"), "2^{2^{33}}")]) == [0.0]
+        assert pool.counts["timeout"] == 0 and pool.restarts == 0
+        peak_kib = next(int(line.split()[1]) for line in Path(f"/proc/{worker}/status").read_text().splitlines()
+                        if line.startswith("VmHWM:"))  # fmt: skip
+        assert peak_kib <= 512 * 1024
+        assert pool.grade([(prepare_gold("1"), "1")]) == ["correct"]
+    finally:
+        pool.close()
+
+
 def run_python(*args: str, stdin: str | None = None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, timeout=300, cwd=cwd)
 

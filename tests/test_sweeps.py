@@ -17,6 +17,7 @@ from conftest import REPO, run_openrs, running
 from mlflow import MlflowClient
 
 from openrs.tracking import PARENT_FILE
+from openrs.train import is_complete
 
 SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 
@@ -30,6 +31,20 @@ def test_every_ready_sweep_composes_its_jobs(name, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted(tmp_path.glob("*/job.yaml"))
     assert len(jobs) >= 2 and proc.stdout.count("dry run: resolved config written") == len(jobs)
+
+
+def test_a_failing_job_under_the_default_launcher_does_not_stop_the_sweep(tmp_path):
+    # Hydra's basic launcher runs jobs one after another in this process: job 0 (7 generations do not divide 64
+    # completions) fails first, and the two jobs after it still run.
+    proc = run_openrs("-m", "openrs", "-m", "+experiment=smoke", "dry_run=true", "trainer.num_generations=7,8,4",
+                      f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    assert proc.returncode != 0  # the sweep reports its failed job, after running them all
+    assert "num_generations" in (tmp_path / "0" / "error.txt").read_text()
+    assert not (tmp_path / "0" / "job.yaml").exists()
+    for job, generations in [(1, 8), (2, 4)]:
+        written = yaml.safe_load((tmp_path / str(job) / "job.yaml").read_text())
+        assert written["trainer"]["num_generations"] == generations
+    assert proc.stdout.count("dry run: resolved config written") == 2
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +390,34 @@ def test_a_trial_job_prunes_with_the_sweepers_pruner(tmp_path):
     trial = trial_of({"storage": storage, "study": "s", "trial": 2, "pruner": pruner})
     trial.report(0.1, 10)
     assert trial.should_prune()  # Optuna's default pruner would wait for 5 finished trials
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_ends_with_its_checkpoint_and_the_pruned_state(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="smoke_lr_kl", storage=storage, direction="maximize")
+    for _ in range(2):  # two finished trials that scored above any real score at step 2
+        finished = study.ask()
+        finished.report(2.0, 2)
+        study.tell(finished, 2.0)
+    proc = run_openrs(
+        "-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", "optuna_smoke", "trainer.max_steps=4",
+        "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]", "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trial = optuna.load_study(study_name="smoke_lr_kl", storage=storage).trials[2]
+    assert trial.state == TrialState.PRUNED and list(trial.intermediate_values) == [2]
+    out = tmp_path / "sweep" / "2"
+    assert (out / "pruned").is_file() and is_complete(out / "checkpoint-2")
+    assert not (out / "checkpoint-4").exists()  # it stopped at the step it was pruned
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    [run] = client.search_runs(["1"], "tags.`openrs.optuna_trial` = 'smoke_lr_kl:2'")
+    assert run.info.status == "KILLED"  # its run waits for no more steps
 
 
 def test_two_sweepers_reclaiming_one_trial_run_its_parameters_once(tmp_path):

@@ -133,6 +133,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twice(tmp_path, monkeypatch, capsys):
+    store, uri = f"sqlite:///{tmp_path}/mlflow.db", f"http://127.0.0.1:{free_port()}"
+    run_id = MlflowClient(store).create_run("0").info.run_id
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / RUN_FILE).write_text(json.dumps({"tracking_uri": uri, "run_id": run_id}))
+    monkeypatch.setattr(RunLog, "RETRY_S", 1.0)
+    log = RunLog(out)
+    log.log_metrics({"loss": 1.0}, 1)  # no server at uri yet
+    log.log_metrics({"loss": 2.0}, 2)
+    assert "MLflow unreachable" in capsys.readouterr().err
+    server = serve(TrackingConfig(uri=uri, experiment=None, serve=store, registered_model=None))
+    try:
+        time.sleep(RunLog.RETRY_S)
+        log.log_metrics({"loss": 3.0}, 3)  # the first write after the retry interval sends what is unsent
+        client = MlflowClient(uri)
+        assert [(m.step, m.value) for m in client.get_metric_history(run_id, "loss")] == [(1, 1.0), (2, 2.0), (3, 3.0)]
+        assert RunLog(out).replay() == 3  # `python -m openrs.tracking replay` after the job
+        assert len(client.get_metric_history(run_id, "loss")) == 3
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def test_local_server_listens_on_localhost_only(tmp_path):
     tracking = TrackingConfig(uri=f"http://127.0.0.1:{free_port()}", experiment=None,
                               serve=f"sqlite:///{tmp_path}/mlflow.db", registered_model=None)  # fmt: skip
