@@ -1,79 +1,60 @@
-"""The smoke job written as a plain TRL script, the baseline of benchmarks/step_time.py.
+"""An openrs job run as a plain TRL script: the baseline of benchmarks/step_time.py.
 
-    python benchmarks/plain_trl.py MODEL_DIR OUTPUT_DIR --steps 30
+    python benchmarks/plain_trl.py OUTPUT_DIR [--grading pool|main-thread] [OVERRIDE ...]
 
-What a researcher would write by hand: the same tiny model, the same 2,000 arithmetic problems, the same
-GRPO settings as conf/experiment/smoke.yaml (typed in here), and the original open-r1 style rewards:
-a format regex and math-verify called in-process on the main thread.
+The same work as `python -m openrs OVERRIDE ...`, without the framework around it: the job's own rows
+(openrs.data.training_dataset), reward functions (openrs.rewards.build_rewards), model and GRPOConfig
+(JobConfig.grpo_kwargs) go straight to GRPOTrainer; no Hydra run, MLflow, callbacks (step-wise evaluation,
+early stop, preemption) or selection. `--grading main-thread` replaces the accuracy reward's grading pool by
+the same verdicts computed on the training thread, one by one and without a cache (what a hand-written
+reward calling math-verify does): the rewards stay identical, only where they are computed changes.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-
-from math_verify import parse, verify
-from trl import GRPOConfig, GRPOTrainer
-
-from openrs.arithmetic import problems
-
-FORMAT = re.compile(r"^<think>.*?</think>\s*<answer>.*?</answer>$", re.DOTALL)
 
 
-def format_reward(prompts, completions, **_):
-    return [1.0 if FORMAT.match("<think>\n" + c.strip()) else 0.0 for c in completions]
+def main_thread_accuracy(prompts, completions, completion_ids=None, *, answer, **_) -> list[float | None]:
+    """openrs's accuracy reward, graded in this thread with no worker, time bound or cache."""
+    from openrs.answers import prediction_of, prepare_gold
+    from openrs.grading import SCORES
+    from openrs.grading_worker import verdict
+    from openrs.rewards.inputs import texts
 
-
-def accuracy_reward(prompts, completions, answer, **_):
-    return [float(verify(parse(f"${a}$"), parse(c))) for c, a in zip(completions, answer, strict=True)]
+    golds = [prepare_gold(a) for a in answer]
+    return [SCORES[verdict(g, prediction_of(t, g))] for g, t in zip(golds, texts(completions), strict=True)]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir")
-    parser.add_argument("--steps", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--grading", choices=["pool", "main-thread"], default="pool")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of the job, e.g. +experiment=smoke")
+    args = parser.parse_intermixed_args()
 
-    import datasets
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from hydra import compose, initialize_config_dir
+    from trl import GRPOConfig, GRPOTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model)
-    rows = problems("easy", "train", 500, 42) + problems("hard", "train", 1500, 42)
-    for row in rows:
-        row["prompt"] = tokenizer.apply_chat_template(
-            [{"role": "user", "content": row["problem"]}], add_generation_prompt=True, tokenize=False
-        )
-    config = GRPOConfig(
-        output_dir=args.output_dir,
-        seed=42,
-        learning_rate=5e-5,
-        lr_scheduler_type="constant",
-        max_steps=args.steps,
-        per_device_train_batch_size=64,
-        num_generations=8,
-        temperature=1.0,
-        top_p=1.0,
-        beta=0.0,
-        epsilon=0.2,
-        loss_type="bnpo",
-        scale_rewards="group",
-        mask_truncated_completions=False,
-        max_grad_norm=1.0,
-        weight_decay=0.0,
-        max_completion_length=64,
-        reward_weights=[1.0, 2.0],
-        save_steps=50,
-        logging_steps=10,
-        bf16=False,
-        report_to=[],
-    )
+    from openrs import CONF_DIR
+    from openrs.config import load_job
+    from openrs.data import training_dataset
+    from openrs.rewards import build_rewards
+    from openrs.train import load_model, load_tokenizer
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        job = load_job(compose("config", overrides=[*args.overrides, f"output_dir={args.output_dir}"]))
+    rewards = build_rewards(job.reward)
+    if args.grading == "main-thread":
+        main_thread_accuracy.__name__ = "accuracy"  # TRL logs rewards by function name
+        rewards = [main_thread_accuracy if r.__name__ == "accuracy" else r for r in rewards]
+    tokenizer = load_tokenizer(job)
+    dataset, _ = training_dataset(job, tokenizer)
     trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[format_reward, accuracy_reward],
-        args=config,
-        train_dataset=datasets.Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"]} for r in rows]),
+        model=load_model(job),
+        reward_funcs=rewards,
+        args=GRPOConfig(**job.grpo_kwargs()),
+        train_dataset=dataset,
         processing_class=tokenizer,
     )
     trainer.train()
