@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
-from openrs.config import CurateSource, DecontaminateStep
 from openrs.curate import BenchmarkIndex, decontaminate, read_source
+from openrs.curate_config import CurateSource, DecontaminateStep
 
 FIVE = ["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]
 

@@ -4,7 +4,7 @@
 
 The same work as `python -m openrs OVERRIDE ...`, without the framework around it: the job's own rows
 (openrs.data.training_dataset), reward functions (openrs.rewards.build_rewards), model and GRPOConfig
-(JobConfig.grpo_kwargs) go straight to GRPOTrainer; no Hydra run, MLflow, callbacks (step-wise evaluation,
+(openrs.train.grpo_kwargs) go straight to GRPOTrainer; no Hydra run, MLflow, callbacks (step-wise evaluation,
 early stop, preemption) or selection. `--grading main-thread` replaces the accuracy reward's grading pool by
 the same verdicts computed on the training thread, one by one and without a cache (what a hand-written
 reward calling math-verify does): the rewards stay identical, only where they are computed changes.
@@ -39,8 +39,9 @@ def main() -> None:
     from openrs import CONF_DIR
     from openrs.config import load_job
     from openrs.data import training_dataset
+    from openrs.model import load_model, load_tokenizer
     from openrs.rewards import build_rewards
-    from openrs.train import load_model, load_tokenizer
+    from openrs.train import grpo_kwargs
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         job = load_job(compose("config", overrides=[*args.overrides, f"output_dir={args.output_dir}"]))
@@ -53,7 +54,7 @@ def main() -> None:
     trainer = GRPOTrainer(
         model=load_model(job),
         reward_funcs=rewards,
-        args=GRPOConfig(**job.grpo_kwargs()),
+        args=GRPOConfig(**grpo_kwargs(job)),
         train_dataset=dataset,
         processing_class=tokenizer,
     )

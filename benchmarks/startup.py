@@ -3,8 +3,8 @@
     python benchmarks/startup.py --repeats 10
 
 The floor is a bare Hydra app composing the same conf/ tree with the same overrides and printing it, with no
-openrs code: openrs's Hydra plugin (hydra_plugins/, the Optuna sweeper) is hidden from Hydra's plugin scan, which
-would otherwise import it, and with it openrs.train and openrs.config, into every Hydra app of the environment.
+openrs code: openrs's Hydra plugins (hydra_plugins/) are hidden from Hydra's plugin scan, which would otherwise
+import the Optuna sweeper, and with it openrs.run_folder, into every Hydra app of the environment.
 Importing trl (lazy) and its GRPOTrainer (torch and transformers: what a training job pays) are the references above.
 """
 

@@ -29,7 +29,7 @@ def main() -> None:
     from openrs.config import load_job
     from openrs.evaluation import evaluate
     from openrs.generation import TransformersGenerator, VLLMGenerator
-    from openrs.train import load_model, load_tokenizer, model_path
+    from openrs.model import load_model, load_tokenizer, model_path
 
     job = load_job(compose_cfg("+experiment=smoke"))
     tokenizer = load_tokenizer(job)

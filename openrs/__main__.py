@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
 from openrs.config import ConfigError, JobConfig, load_job
-from openrs.train import PRUNED_MARKER, resume_checkpoint
+from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, resume_checkpoint
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
 # launchers such as submitit pickle main with this module's globals, and a lock cannot be pickled.
@@ -86,7 +86,7 @@ def main(cfg: DictConfig) -> float | None:
     print(describe(job))
     if job.dry_run:
         _write_job(job)
-        print(f"dry run: resolved config written to {out / 'job.yaml'}")
+        print(f"dry run: resolved config written to {out / JOB_FILE}")
         return None
     run_log, finished_before = _open_run(job) if job.tracking.uri is not None else (None, False)
     _write_job(job)
@@ -122,7 +122,7 @@ def main(cfg: DictConfig) -> float | None:
         if run_log is not None:
             # A rerun of a finished run (resume=true on its folder) never changes its status.
             run_log.finish("FINISHED" if finished_before else status)
-    print(f"openrs: done; checkpoints, the final model and selection.md are in {out}")
+    print(f"openrs: done; checkpoints, the final model and {SELECTION_MD} are in {out}")
     # Hydra hands the return value to sweepers: the selected checkpoint's score is what a search maximises.
     return selection.best_score if selection is not None else None
 
@@ -130,7 +130,7 @@ def main(cfg: DictConfig) -> float | None:
 def _write_job(job: JobConfig) -> None:
     out = Path(job.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(job.model_dump(), out / "job.yaml")
+    OmegaConf.save(job.model_dump(), out / JOB_FILE)
 
 
 def _open_run(job: JobConfig):
@@ -189,7 +189,7 @@ def _train(job: JobConfig) -> int:
     if job.hardware.launched:
         from openrs.launch import launch
 
-        return launch(job, Path(job.output_dir) / "job.yaml")
+        return launch(job, Path(job.output_dir) / JOB_FILE)
     from openrs.train import train
 
     return 0 if train(job) is not None else job.requeue_exit_code

@@ -30,21 +30,18 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config import (
-    CURATED_FILE,
+from openrs.config import ConfigError, JobConfig, load_job
+from openrs.curate_config import (
     BoxedStep,
-    ConfigError,
     CurateConfig,
     CurateSource,
     DecontaminateStep,
     DedupeStep,
     DifficultyStep,
-    JobConfig,
     MixStep,
-    load_job,
-    local_file,
 )
 from openrs.data import source_rows
+from openrs.data_files import CURATED_FILE, local_file
 
 # LaTeX that does not change the math: spacing, `$` and \( \) \[ \] delimiters, spacing commands, \left and \right,
 # empty groups (x^{}_{}), the escape of \% and fill-in blanks (\_\_\_ or ___).
@@ -355,7 +352,7 @@ def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
     """Validate the curate node and the rest of the config (model, prompt, grading, hardware of the judge)."""
     from pydantic import BaseModel, ValidationError
 
-    from openrs.config import _describe
+    from openrs.schema import describe_errors
 
     class Root(BaseModel):  # so that errors name their key from the top: curate.steps[2].threshold
         curate: CurateConfig
@@ -365,7 +362,7 @@ def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
     try:
         curate_cfg = Root.model_validate({"curate": raw.pop("curate", None)}).curate
     except ValidationError as err:
-        raise ConfigError(_describe(err)) from None
+        raise ConfigError(describe_errors(err)) from None
     # The model is the difficulty step's judge: without one, nothing trains or generates.
     return curate_cfg, load_job(raw, trains=any(isinstance(s, DifficultyStep) for s in curate_cfg.steps))
 

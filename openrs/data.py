@@ -11,7 +11,8 @@ import sys
 from collections import Counter
 
 from openrs.arithmetic import problems
-from openrs.config import ConfigError, DataConfig, DataSource, JobConfig, check_row, local_file, read_rows
+from openrs.config import ConfigError, DataConfig, DataSource, JobConfig
+from openrs.data_files import check_row, local_file, read_rows
 
 
 def source_rows(path: str, split: str) -> list[dict]:

@@ -49,6 +49,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from openrs.run_folder import evaluated_steps
+
 Results = Mapping[int, Mapping[Hashable, tuple[int, int]]]
 """step -> problem key -> (correct, samples). Keys (benchmark, id) group problems by benchmark; any other
 key puts all problems in one group."""
@@ -256,8 +258,7 @@ def _sampling_error(m: RateMatrix, n: int) -> float:
 def load_run(eval_dir: Path) -> dict[int, dict[tuple[str, str], tuple[int, int]]]:
     """Results of a run from OUTPUT_DIR/eval/step-N/per_problem.jsonl files, keyed (benchmark, id)."""
     results: dict[int, dict[tuple[str, str], tuple[int, int]]] = {}
-    for path in sorted(eval_dir.glob("step-*/per_problem.jsonl")):
-        step = int(path.parent.name.removeprefix("step-"))
+    for step, path in evaluated_steps(eval_dir, "per_problem.jsonl"):
         rows = (json.loads(line) for line in path.read_text().splitlines())
         results[step] = {(r["benchmark"], str(r["id"])): (r["correct"], r["samples"]) for r in rows}
     return results

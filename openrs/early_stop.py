@@ -17,20 +17,21 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from openrs.collective import any_rank
 from openrs.config import JobConfig
 from openrs.degradation import Degradation, analyse, load_run
-from openrs.train import any_rank
+from openrs.run_folder import eval_dir
 
 
 def analysis_at(job: JobConfig, step: int) -> Degradation:
     """The degradation analysis of the job's step-wise evaluations as they stand at `step`, computed once
     per evaluation and shared by the callbacks that read it (early stop, Optuna pruning)."""
-    return _analysis(str(Path(job.output_dir) / "eval"), step, tuple(job.degradation_levels().items()))
+    return _analysis(str(eval_dir(job.output_dir)), step, tuple(job.degradation_levels().items()))
 
 
 @lru_cache(maxsize=1)
-def _analysis(eval_dir: str, step: int, levels: tuple) -> Degradation:
-    return analyse(load_run(Path(eval_dir)), **dict(levels))
+def _analysis(evaluations: str, step: int, levels: tuple) -> Degradation:
+    return analyse(load_run(Path(evaluations)), **dict(levels))
 
 
 class EarlyStop(TrainerCallback):

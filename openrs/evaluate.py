@@ -25,7 +25,7 @@ def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
     prompt cap + max_new_tokens), else transformers (batch_size sequences per generate call); call close() when
     done."""
     from openrs.generation import DataParallelVLLMGenerator, TransformersGenerator, VLLMGenerator
-    from openrs.train import load_model, load_tokenizer, model_path
+    from openrs.model import load_model, load_tokenizer, model_path
 
     tokenizer = load_tokenizer(job)
     hw = job.hardware

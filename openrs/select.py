@@ -25,7 +25,22 @@ import yaml
 from openrs import CONF_DIR
 from openrs.config import JobConfig
 from openrs.degradation import Degradation, analyse, load_run
-from openrs.train import COMPLETE_MARKER, RUN_FILE, checkpoints, is_complete, model_path, newest_checkpoint
+from openrs.model import model_path
+from openrs.run_folder import (
+    COMPLETE_MARKER,
+    JOB_FILE,
+    RUN_FILE,
+    SELECTION_FIGURE,
+    SELECTION_JSON,
+    SELECTION_MD,
+    checkpoint_dir,
+    checkpoint_step,
+    checkpoints,
+    eval_dir,
+    eval_step_dir,
+    is_complete,
+    newest_checkpoint,
+)
 
 PRECURSORS = {
     "completions/clipped_ratio": "at length cap",
@@ -81,10 +96,10 @@ def checkpoint_for(run_dir: Path, step: int, job: JobConfig) -> str:
     """checkpoint-<step>, the base model for step 0, else the newest checkpoint saved before step."""
     if step == 0:
         return model_path(job)
-    exact = run_dir / f"checkpoint-{step}"
+    exact = checkpoint_dir(run_dir, step)
     if is_complete(exact):
         return str(exact)
-    earlier = next((p for p in checkpoints(run_dir) if int(p.name[11:]) < step), None)
+    earlier = next((p for p in checkpoints(run_dir) if checkpoint_step(p) < step), None)
     print(f"openrs: no complete checkpoint at the best step {step} (trainer.save_steps={job.trainer.save_steps}); "
           "keeping the newest one before it", file=sys.stderr)  # fmt: skip
     return str(earlier) if earlier else model_path(job)
@@ -101,7 +116,7 @@ def plot(run_dir: Path, verdict: Degradation, history_table: dict[int, dict[str,
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=[2, 1])
     curves: dict[str, list[tuple[int, float, float, float]]] = {}
     for s in verdict.scores:
-        with open(run_dir / "eval" / f"step-{s.step}" / "summary.csv") as f:
+        with open(eval_step_dir(run_dir, s.step) / "summary.csv") as f:
             for row in csv.DictReader(f):
                 if row["benchmark"] != "average":
                     point = (s.step, *(100 * float(row[k]) for k in ("pass@1", "low", "high")))
@@ -131,7 +146,7 @@ def plot(run_dir: Path, verdict: Degradation, history_table: dict[int, dict[str,
     bottom.set_ylabel("precursors")
     if bottom.lines:
         bottom.legend(fontsize=8)
-    path = run_dir / "degradation.png"
+    path = run_dir / SELECTION_FIGURE
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -153,25 +168,6 @@ def markdown(s: Selection) -> str:
     return "\n".join(lines) + "\n"
 
 
-def register(client, name: str, source: str, run_id: str, score: float, alias: str) -> str:
-    """A model version of source (once per run and source) in registered model `name`; move `alias` to the
-    version with the highest best_score tag. Returns this run's version."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.create_registered_model(name)
-    except MlflowException:
-        pass  # it exists
-    versions = client.search_model_versions(f"name='{name}'")
-    mine = next((v for v in versions if v.run_id == run_id and v.source == source), None)
-    if mine is None:
-        mine = client.create_model_version(name, source, run_id=run_id, tags={"best_score": f"{score:.6f}"})
-        versions.append(mine)
-    best = max(versions, key=lambda v: float(v.tags.get("best_score", "-inf")))
-    client.set_registered_model_alias(name, alias, best.version)
-    return mine.version
-
-
 def _track(run_dir: Path, job: JobConfig, s: Selection, files: list[Path]) -> None:
     from openrs.tracking import RunLog
 
@@ -184,7 +180,7 @@ def _track(run_dir: Path, job: JobConfig, s: Selection, files: list[Path]) -> No
                      "best/step": s.best_step}, step=s.best_step)  # fmt: skip
     for path in files:
         log.log_artifact(path, "selection")
-    log.log_artifact(run_dir / "eval", "eval")
+    log.log_artifact(eval_dir(run_dir), "eval")
     checkpoint = Path(s.checkpoint)
     if not checkpoint.is_dir():
         print(f"openrs: the selected model {s.checkpoint} is no local checkpoint; not registered", file=sys.stderr)
@@ -213,10 +209,10 @@ def model_files(checkpoint: Path) -> list[Path]:
 def select(run_dir: Path) -> Selection | None:
     """Analyse run_dir's step-wise evaluations, write the selection files and, for a tracked job, log them
     to its MLflow run and register the checkpoint; None when the run has no step-wise evaluations."""
-    job = JobConfig.model_validate(yaml.safe_load((run_dir / "job.yaml").read_text()))
-    results = load_run(run_dir / "eval")
+    job = JobConfig.model_validate(yaml.safe_load((run_dir / JOB_FILE).read_text()))
+    results = load_run(eval_dir(run_dir))
     if not results:
-        print(f"openrs: {run_dir / 'eval'} holds no step-wise evaluations; nothing to select", file=sys.stderr)
+        print(f"openrs: {eval_dir(run_dir)} holds no step-wise evaluations; nothing to select", file=sys.stderr)
         return None
     verdict = analyse(results, **job.degradation_levels())
     best = next(s for s in verdict.scores if s.step == verdict.peak_step)
@@ -224,12 +220,12 @@ def select(run_dir: Path) -> Selection | None:
     selection = Selection(best.step, best.score, best.low, best.high, verdict.earliest_tied_step, verdict.onset_step,
                           verdict.confirmed_at, verdict.checkpoint_sd, checkpoint_for(run_dir, best.step, job),
                           table)  # fmt: skip
-    (run_dir / "selection.json").write_text(json.dumps(asdict(selection), indent=1))
-    (run_dir / "selection.md").write_text(markdown(selection))
+    (run_dir / SELECTION_JSON).write_text(json.dumps(asdict(selection), indent=1))
+    (run_dir / SELECTION_MD).write_text(markdown(selection))
     figure = plot(run_dir, verdict, table, f"{job.name}: {run_dir.name}")
     print(markdown(selection), file=sys.stderr)
     if (run_dir / RUN_FILE).is_file():
-        _track(run_dir, job, selection, [run_dir / "selection.json", run_dir / "selection.md", figure])
+        _track(run_dir, job, selection, [run_dir / SELECTION_JSON, run_dir / SELECTION_MD, figure])
     return selection
 
 
@@ -254,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=None, help="store of the run id (default: tracking=sqlite's)")
     args = parser.parse_args(argv)
     run_dir = Path(args.run)
-    if not (run_dir / "job.yaml").is_file():
+    if not (run_dir / JOB_FILE).is_file():
         from openrs.tracking import store_uri
 
         run_dir = run_dir_of(args.run, store_uri(args.tracking_uri or default_tracking_uri()))

@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 from openrs.config import JobConfig
 from openrs.evaluation import evaluate, summarize, write_report
 from openrs.generation import trainer_generator
+from openrs.run_folder import eval_step_dir
 
 
 class StepwiseEvaluation(TrainerCallback):
@@ -41,7 +42,7 @@ class StepwiseEvaluation(TrainerCallback):
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
             torch.manual_seed(job.seed + step)
             results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.system, job.reward.grading)
-        out = Path(job.output_dir) / "eval" / f"step-{step}"
+        out = eval_step_dir(job.output_dir, step)
         print(write_report(results, out, f"step {step}", job.eval.protocol), file=sys.stderr, flush=True)
         entry = {"step": step}
         for row in summarize(results):

@@ -25,12 +25,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from openrs.report import COLUMNS, markdown, rows, runs_of
-from openrs.tracking import PARENT_FILE, distinctive, store_uri
-from openrs.train import RUN_FILE
+from openrs.run_folder import ERROR_FILE, PARENT_FILE, RUN_FILE
+from openrs.tracking import distinctive, store_uri
 
 CURVE_KEY = "eval/average/pass_at_1"
-# A failed job's error, in its output folder (its MLflow run, if it opened one, has it too).
-ERROR_FILE = "error.txt"
 
 
 def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:

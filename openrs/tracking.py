@@ -12,9 +12,8 @@ reached, training goes on, later writes retry every minute, and `python -m openr
 OUTPUT_DIR` uploads whatever the run lacks. A metric the run already holds at a step is never logged at
 that step again (a resumed job repeats the steps after its checkpoint).
 
-No secret reaches MLflow: credentials inside URIs and the values of secret-looking environment variables
-(names with TOKEN, SECRET, PASSWORD, API_KEY, ...) are replaced by *** in params, tags and the job.yaml
-artifact; the servers openrs starts listen on 127.0.0.1 only.
+No secret reaches MLflow: params, tags, the run name and the job.yaml artifact pass through
+openrs.redaction. A local server for a run or sweep is openrs.mlflow_server's.
 """
 
 from __future__ import annotations
@@ -28,45 +27,40 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import yaml
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
-from pydantic import ValidationError
 
-from openrs.config import ConfigError, JobConfig, TrackingConfig
-from openrs.train import RUN_FILE, TRIAL_TAG, trial_spec
+from openrs.config import ConfigError, JobConfig
+from openrs.redaction import redact
+from openrs.run_folder import (
+    COMPLETE_MARKER,
+    JOB_FILE,
+    JOURNAL,
+    PARENT_FILE,
+    REDACTED_DIR,
+    RUN_FILE,
+    TRIAL_TAG,
+    resume_checkpoint,
+    retired_journal,
+    trial_spec,
+)
 
-JOURNAL = "mlflow_journal.jsonl"
-PARENT_FILE = "mlflow_parent.json"
-SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL|AUTH", re.IGNORECASE)
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-# Fail over to the journal within seconds instead of MLflow's default of minutes of retries.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-
-
-def redact(text: str) -> str:
-    """text without URI credentials (user:password@) and without the value of any secret-looking
-    environment variable (6 characters or more)."""
-    text = _USERINFO.sub("***@", text)
-    for value in _secret_values():
-        text = text.replace(value, "***")
-    return text
+# MLflow's UI opens an experiment with this tag in its model-training view (runs, metric charts); without it
+# MLflow 3 may open the GenAI view (traces, evaluations), which holds nothing of a training job.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
-def _secret_values() -> list[str]:
-    for _ in range(10):
-        try:
-            return [v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 6]
-        except (KeyError, RuntimeError):  # MLflow's telemetry thread changed the environment mid-read
-            continue
-    raise RuntimeError("the environment kept changing while openrs looked for secrets in it")
+def job_client(uri: str):
+    """An MlflowClient for a job's own logging, which fails over to the journal within seconds instead of
+    MLflow's default of minutes of retries (unless MLFLOW_HTTP_REQUEST_* say otherwise)."""
+    from mlflow import MlflowClient
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    return MlflowClient(uri)
 
 
 def metric_key(name: str) -> str:
@@ -146,11 +140,13 @@ def _experiment_id(client, name: str, uri: str) -> str:
 
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if EXPERIMENT_KIND[0] not in found.tags:  # made by an older openrs; a kind someone chose stays
+            client.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
         return found.experiment_id
     # A SQLite store's artifacts go beside its file; a server decides for itself.
     location = (artifact_root(uri) / name).as_uri() if uri.startswith("sqlite") else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
     except MlflowException:  # a parallel job created it first
         return client.get_experiment_by_name(name).experiment_id
 
@@ -173,8 +169,6 @@ def _sweep_parent(client, experiment_id: str, sweep_dir: Path, name: str) -> str
 def _previous_run(job: JobConfig) -> dict | None:
     """The run file of the run a resumed job continues, if that run was tracked, with `step`: the step of the
     checkpoint it resumes from."""
-    from openrs.train import COMPLETE_MARKER, resume_checkpoint
-
     checkpoint = resume_checkpoint(job)
     path = checkpoint.parent / RUN_FILE if checkpoint is not None else None
     if path is None or not path.is_file():
@@ -186,11 +180,9 @@ def _previous_run(job: JobConfig) -> dict | None:
 def resumed_status(job: JobConfig) -> str | None:
     """Status (FINISHED, KILLED, FAILED, ...) of the tracked run a resumed job continues; None for a new run or
     when MLflow cannot be reached (start_run then says so)."""
-    from mlflow import MlflowClient
-
     previous = _previous_run(job)
     try:
-        return MlflowClient(previous["tracking_uri"]).get_run(previous["run_id"]).info.status if previous else None
+        return job_client(previous["tracking_uri"]).get_run(previous["run_id"]).info.status if previous else None
     except Exception:  # noqa: BLE001 - unreachable: start_run reports it
         return None
 
@@ -209,7 +201,6 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
     checkpoints) is replaced: MLflow cannot delete points, so a new run takes its place, the old one is deleted
     and its journal kept as mlflow_journal.RUN_ID.jsonl; the resumed trainer logs its restored history (every
     step up to the checkpoint) into the new run, then the steps it trains."""
-    from mlflow import MlflowClient
     from mlflow.entities import Param
 
     out = Path(job.output_dir)
@@ -218,7 +209,7 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
     run_id = replaced = None
     try:
         with _store_lock(uri):
-            client = MlflowClient(uri)  # opens the store: creates a new one's tables
+            client = job_client(uri)  # opens the store: creates a new one's tables
         if previous and _logged_after(client, previous["run_id"], previous["step"]):
             replaced = client.get_run(previous["run_id"])
         if previous and not replaced:
@@ -263,9 +254,9 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
             "server, or use tracking=sqlite (a local file) or tracking=none"
         ) from None
     if replaced and (out / JOURNAL).is_file():  # replay must not send the abandoned steps to the new run
-        (out / JOURNAL).rename(out / f"mlflow_journal.{replaced.info.run_id}.jsonl")
+        (out / JOURNAL).rename(out / retired_journal(replaced.info.run_id))
     (out / RUN_FILE).write_text(json.dumps({"tracking_uri": uri, "run_id": run_id}))
-    safe = out / "mlflow" / "job.yaml"
+    safe = out / REDACTED_DIR / JOB_FILE
     safe.parent.mkdir(exist_ok=True)
     safe.write_text(redact(yaml.safe_dump(job.model_dump(), sort_keys=False)))
     RunLog(out).log_artifact(safe)
@@ -283,11 +274,9 @@ class RunLog:
     RETRY_S = 60.0
 
     def __init__(self, run_dir: Path):
-        from mlflow import MlflowClient
-
         info = json.loads((run_dir / RUN_FILE).read_text())
         self.run_id = info["run_id"]
-        self.client = MlflowClient(info["tracking_uri"])
+        self.client = job_client(info["tracking_uri"])
         self.journal = run_dir / JOURNAL
         self._unsent: list[dict] = []
         self._retry_at = 0.0
@@ -382,8 +371,6 @@ class RunLog:
             elif "status" in r:
                 self.client.set_terminated(self.run_id, r["status"])
             elif "register" in r:
-                from openrs.select import register
-
                 source = f"runs:/{self.run_id}/{r['folder']}"
                 version = register(self.client, r["register"], source, self.run_id, r["score"], r["alias"])
                 self.client.set_tag(self.run_id, "selection.registered_model", f"{r['register']}/{version}")
@@ -391,6 +378,25 @@ class RunLog:
     def _logged_steps(self) -> set[tuple[str, int]]:
         keys = self.client.get_run(self.run_id).data.metrics
         return {(k, m.step) for k in keys for m in self.client.get_metric_history(self.run_id, k)}
+
+
+def register(client, name: str, source: str, run_id: str, score: float, alias: str) -> str:
+    """A model version of source (once per run and source) in registered model `name`; move `alias` to the
+    version with the highest best_score tag. Returns this run's version."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException:
+        pass  # it exists
+    versions = client.search_model_versions(f"name='{name}'")
+    mine = next((v for v in versions if v.run_id == run_id and v.source == source), None)
+    if mine is None:
+        mine = client.create_model_version(name, source, run_id=run_id, tags={"best_score": f"{score:.6f}"})
+        versions.append(mine)
+    best = max(versions, key=lambda v: float(v.tags.get("best_score", "-inf")))
+    client.set_registered_model_alias(name, alias, best.version)
+    return mine.version
 
 
 def logging_callback(run_dir: Path):
@@ -419,74 +425,6 @@ def logging_callback(run_dir: Path):
             self.seen = len(state.log_history)
 
     return MLflowLogging()
-
-
-def healthy(uri: str, timeout_s: float = 2.0) -> bool:
-    """Whether an MLflow server answers /health at uri."""
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def serve(tracking: TrackingConfig, timeout_s: float = 120.0) -> subprocess.Popen | None:
-    """Start `mlflow server` on 127.0.0.1 at tracking.uri's port in front of tracking.serve, unless a server
-    already answers there; return the process to stop (None when none was started)."""
-    if tracking.serve is None or healthy(tracking.uri):
-        return None
-    store = store_uri(tracking.serve)
-    port = str(urlparse(tracking.uri).port)
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", port, "--workers", "1",
-           "--backend-store-uri", store, "--artifacts-destination", str(artifact_root(store))]  # fmt: skip
-    print(f"openrs: starting the MLflow server: {' '.join(cmd)}", file=sys.stderr)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + timeout_s
-    while not healthy(tracking.uri):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise ConfigError(
-                f"tracking.serve: the MLflow server on {tracking.uri} did not start: "
-                f"{proc.stderr.read().decode(errors='replace')[-1000:]}"
-            )
-        time.sleep(1)
-    return proc
-
-
-class LocalServer(Callback):
-    """Hydra callback (conf/config.yaml): with tracking.serve set, one `mlflow server` on 127.0.0.1 for the
-    whole run or sweep, started before the first job and stopped after the last."""
-
-    def __init__(self):
-        self.proc: subprocess.Popen | None = None
-
-    def __getstate__(self) -> dict:  # a job in its own process (hydra/launcher=gpu_slots) needs no server handle
-        return {"proc": None}
-
-    def _start(self, config: DictConfig) -> None:
-        try:
-            tracking = TrackingConfig.model_validate(OmegaConf.to_container(config.tracking, resolve=True))
-            self.proc = serve(tracking)
-        except (ValidationError, ConfigError) as err:
-            sys.exit(f"openrs: tracking: {err}")
-
-    def _stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-            self.proc = None
-
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        self._start(config)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        self._start(config)
-
-    def on_run_end(self, config: DictConfig, **kwargs) -> None:
-        self._stop()
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        self._stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,129 +8,93 @@ stops; the job then exits with `requeue_exit_code` (openrs.__main__, openrs.laun
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from openrs.config import ConfigError, JobConfig
+from trl import GRPOConfig, GRPOTrainer
 
-# transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
-# trainer_state.json parses is complete (is_complete).
-COMPLETE_MARKER = "trainer_state.json"
-# Written by rank 0 of a launched job that stopped on SIGTERM after checkpointing (openrs.rank, openrs.launch).
-PREEMPTED_MARKER = "preempted"
-# Written by the Hydra process of a tracked job (openrs.tracking): the MLflow store and run id.
-RUN_FILE = "mlflow_run.json"
-# Set by the Optuna sweeper for a job that is a trial; the job writes PRUNED_MARKER when pruned (openrs.pruning).
-TRIAL_ENV = "OPENRS_OPTUNA_TRIAL"
-# The MLflow tag of a trial's run, "study:number" (openrs.tracking): how the sweeper finds the run of a trial.
-TRIAL_TAG = "openrs.optuna_trial"
-PRUNED_MARKER = "pruned"
-
-
-def encode_trial(spec: dict) -> str:
-    """TRIAL_ENV's value for a trial spec (storage, study, trial number, pruner): base64 JSON, so that any
-    storage path or study name (quotes, backslashes, ${...}) survives Hydra's override grammar."""
-    return base64.b64encode(json.dumps(spec).encode()).decode()
+from openrs.collective import any_rank
+from openrs.config import JobConfig
+from openrs.data import training_dataset
+from openrs.early_stop import EarlyStop
+from openrs.model import load_model, load_tokenizer
+from openrs.pruning import Pruning
+from openrs.rewards import build_rewards
+from openrs.run_folder import FINAL_DIR, RUN_FILE, resume_checkpoint, trial_spec
+from openrs.stepwise_eval import StepwiseEvaluation
+from openrs.tracking import logging_callback
 
 
-def trial_spec() -> dict | None:
-    """The Optuna trial this job runs (encode_trial's spec, from TRIAL_ENV); None outside a search."""
-    value = os.environ.get(TRIAL_ENV)
-    return json.loads(base64.b64decode(value)) if value else None
+def grpo_kwargs(job: JobConfig) -> dict[str, Any]:
+    """Keyword arguments for trl.GRPOConfig: everything the job fixes (lengths in tokens), under the names of
+    the installed transformers."""
+    from dataclasses import fields
 
+    from transformers import TrainingArguments
 
-def is_complete(checkpoint: Path) -> bool:
-    """Whether checkpoint was completely written: its trainer_state.json, the last file saved, is a readable
-    JSON object (a full disk or a kill mid-write leaves it empty or cut short)."""
-    try:
-        return isinstance(json.loads((checkpoint / COMPLETE_MARKER).read_text()), dict)
-    except (OSError, ValueError):
-        return False
-
-
-def checkpoints(directory: Path) -> Iterator[Path]:
-    """The complete (is_complete) `checkpoint-N` folders in directory, newest (highest N) first, lazily."""
-    found = [p for p in directory.glob("checkpoint-*") if p.name[11:].isdigit()]
-    return (p for p in sorted(found, key=lambda p: -int(p.name[11:])) if is_complete(p))
-
-
-def newest_checkpoint(directory: Path) -> Path | None:
-    """The highest-step `checkpoint-N` in directory that was completely written (is_complete), else None."""
-    return next(checkpoints(directory), None)
-
-
-def resume_checkpoint(job: JobConfig) -> Path | None:
-    """Checkpoint to resume from: none (resume=false), the newest in output_dir (resume=true; none yet
-    is a fresh start), or the given checkpoint or run directory (which must hold one)."""
-    if job.resume is False:
-        return None
-    if job.resume is True:
-        return newest_checkpoint(Path(job.output_dir))
-    path = Path(job.resume)
-    found = path if is_complete(path) else newest_checkpoint(path)
-    if found is None:
-        raise ConfigError(
-            f"resume={job.resume!r}: no complete checkpoint there (a checkpoint-N with a readable {COMPLETE_MARKER}); "
-            "give a run folder or checkpoint that has one, or resume=false"
-        )
-    return found
-
-
-def model_path(job: JobConfig) -> str:
-    """Where the weights come from: a hub id or directory, or a locally built model (tiny, or scaled down)."""
-    if job.model.tiny is not None:
-        from openrs.tiny import tiny_model_path
-
-        return str(tiny_model_path(job.model.tiny))
-    if job.model.scaled is not None:
-        from openrs.miniature import scaled_model_path
-
-        return str(scaled_model_path(job.model))
-    return job.model.name_or_path
-
-
-def load_tokenizer(job: JobConfig):
-    """The model's tokenizer (with its chat template), or model.tokenizer when set."""
-    from transformers import AutoTokenizer
-
-    path, m = model_path(job), job.model
-    revision = None if Path(path).exists() else m.revision
-    return AutoTokenizer.from_pretrained(m.tokenizer or path, revision=revision, trust_remote_code=m.trust_remote_code)
-
-
-def load_model(job: JobConfig):
-    """The policy in the hardware's dtype (safetensors only; remote code only when the config allows it)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    path, m = model_path(job), job.model
-    return AutoModelForCausalLM.from_pretrained(
-        path,
-        revision=None if Path(path).exists() else m.revision,
-        dtype=getattr(torch, job.hardware.dtype),
-        trust_remote_code=m.trust_remote_code,
-        use_safetensors=True,
-        attn_implementation=job.hardware.attn_implementation,
+    t, hw, batch = job.trainer, job.hardware, job.batch
+    # Later transformers 5 releases renamed gradient_checkpointing* (the old names warn; TRL reads the mirrored
+    # old names); the gpu extra's vLLM pins a transformers that has only the old ones.
+    renamed = "activation_checkpointing" in {f.name for f in fields(TrainingArguments)}
+    checkpointing = "activation_checkpointing" if renamed else "gradient_checkpointing"
+    kwargs: dict[str, Any] = dict(
+        output_dir=job.output_dir,
+        seed=job.seed,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler_type,
+        # transformers 5 takes a float in [0, 1) here as a share of max_steps.
+        warmup_steps=t.warmup_ratio,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=batch.per_device,
+        gradient_accumulation_steps=batch.accumulation,
+        num_generations=t.num_generations,
+        temperature=t.temperature,
+        top_p=t.top_p,
+        beta=t.beta,
+        epsilon=t.epsilon,
+        epsilon_high=t.epsilon_high,
+        num_iterations=t.num_iterations,
+        loss_type=t.loss_type,
+        scale_rewards=t.scale_rewards,
+        mask_truncated_completions=t.mask_truncated_completions,
+        use_bias_correction_kl=t.use_bias_correction_kl,
+        optim=t.optim,
+        average_tokens_across_devices=t.average_tokens_across_devices,
+        max_grad_norm=t.max_grad_norm,
+        weight_decay=t.weight_decay,
+        **{checkpointing: t.gradient_checkpointing,
+           f"{checkpointing}_kwargs": {"use_reentrant": False} if t.gradient_checkpointing else None},
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        log_completions=t.log_completions,
+        max_completion_length=job.length.max_completion_length,
+        reward_weights=list(job.reward.weights),
+        bf16=hw.dtype == "bfloat16",
+        fp16=hw.dtype == "float16",
+        use_vllm=hw.vllm_mode is not None,
+        # openrs logs to MLflow itself (rank 0, its own run layout).
+        report_to=[],
     )
-
-
-def any_rank(flag: bool) -> bool:
-    """Whether flag is set on any rank of the job (every rank must call this at the same point); flag itself
-    without a process group."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return flag
-    device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
-    tensor = torch.tensor(float(flag), device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return bool(tensor.item())
+    if hw.accelerator == "cpu" and hw.deepspeed:
+        # Without it accelerate finds no backend on a machine without GPUs and counts one process, while
+        # DeepSpeed's CPU accelerator joins all ranks: its batch check then fails.
+        kwargs["ddp_backend"] = "gloo"
+    if t.lr_scheduler_type == "cosine_with_min_lr":
+        kwargs["lr_scheduler_kwargs"] = {"min_lr_rate": t.min_lr_rate}
+    if hw.vllm_mode is not None:
+        kwargs.update(
+            vllm_mode=hw.vllm_mode,
+            vllm_gpu_memory_utilization=hw.vllm_gpu_memory_utilization,
+            vllm_max_model_length=job.length.max_model_length,
+            vllm_importance_sampling_correction=t.vllm_importance_sampling_correction,
+        )
+    if hw.vllm_mode == "server":
+        kwargs.update(vllm_server_port=hw.vllm_server_port, vllm_group_port=hw.vllm_group_port)
+    return kwargs
 
 
 class _Preemption:
@@ -171,41 +135,36 @@ class _Preemption:
 
 
 def build_trainer(job: JobConfig, callbacks=()):
-    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data,
-    step-wise evaluation when eval.every_steps is set, the early stop and cost count, and MLflow logging on
-    the main process of a tracked job."""
-    from trl import GRPOConfig, GRPOTrainer
+    """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data, and
+    openrs's callbacks.
 
-    from openrs.data import training_dataset
-    from openrs.rewards import build_rewards
-
+    At the end of a step the callbacks run in this order, which matters:
+    1. `callbacks` (train's preemption: after SIGTERM, save and stop);
+    2. step-wise evaluation (eval.every_steps set): writes eval/step-N and adds its scores to the log history;
+    3. early stop: the degradation analysis of the evaluations so far (openrs.early_stop.analysis_at); save and
+       stop once degradation is confirmed; cost entries in the log history;
+    4. Optuna pruning (a trial only): reports the score of that same analysis to the study; save and stop
+       when pruned;
+    5. MLflow logging (main process of a tracked job): last, so that it logs what 2-4 added at this step."""
     tokenizer = load_tokenizer(job)
     # Data before weights: a bad source or column fails in seconds, not after a model load.
     dataset, _ = training_dataset(job, tokenizer)
     trainer = GRPOTrainer(
         model=load_model(job),
         reward_funcs=build_rewards(job.reward),
-        args=GRPOConfig(**job.grpo_kwargs()),
+        args=GRPOConfig(**grpo_kwargs(job)),
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
-    if job.eval.every_steps is not None:
-        from openrs.stepwise_eval import StepwiseEvaluation
-
-        trainer.add_callback(StepwiseEvaluation(job, trainer))
-    from openrs.early_stop import EarlyStop
-
-    trainer.add_callback(EarlyStop(job, trainer.accelerator.is_main_process))
-    if trial_spec() is not None:  # an Optuna trial (openrs.pruning)
-        from openrs.pruning import Pruning
-
-        trainer.add_callback(Pruning(job, trainer.accelerator.is_main_process))
+    main = trainer.accelerator.is_main_process
     out = Path(job.output_dir)
-    if trainer.accelerator.is_main_process and (out / RUN_FILE).is_file():
-        from openrs.tracking import logging_callback
-
-        # Last, so that it sees the entries the callbacks above add at the same step.
+    if job.eval.every_steps is not None:
+        trainer.add_callback(StepwiseEvaluation(job, trainer))
+    trainer.add_callback(EarlyStop(job, main))
+    if trial_spec() is not None:
+        trainer.add_callback(Pruning(job, main))
+    if main and (out / RUN_FILE).is_file():
         trainer.add_callback(logging_callback(out))
     return trainer
 
@@ -225,6 +184,6 @@ def train(job: JobConfig) -> Path | None:
     if preemption.requested:
         print(f"openrs: preempted at step {trainer.state.global_step}; resume with resume=true", file=sys.stderr)
         return None
-    final = Path(job.output_dir) / "final"
+    final = Path(job.output_dir) / FINAL_DIR
     trainer.save_model(str(final))
     return final

@@ -6,7 +6,9 @@ import pytest
 from conftest import compose_cfg
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, load_job, plan_batch
+from openrs.config import ConfigError, load_job
+from openrs.hardware import plan_batch
+from openrs.train import grpo_kwargs
 
 
 def options(group: str) -> list[str]:
@@ -79,7 +81,7 @@ def test_hardware_keeps_the_global_batch(hardware):
 def test_grpo_config_accepts_the_kwargs():
     from trl import GRPOConfig
 
-    kwargs = load_job(compose_cfg("+experiment=exp3", "hardware=cpu")).grpo_kwargs()
+    kwargs = grpo_kwargs(load_job(compose_cfg("+experiment=exp3", "hardware=cpu")))
     args = GRPOConfig(**kwargs)
     assert args.beta == 0.04 and args.loss_type == "bnpo" and args.gradient_accumulation_steps == 1
     assert args.gradient_checkpointing and args.gradient_checkpointing_kwargs == {"use_reentrant": False}

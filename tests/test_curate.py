@@ -11,20 +11,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config import (
-    CURATED_FILE,
-    BoxedStep,
-    ConfigError,
-    CurateSource,
-    DataSource,
-    DecontaminateStep,
-    DedupeStep,
-    MixCount,
-    MixStep,
-    load_job,
-)
+from openrs.config import ConfigError, DataSource, load_job
 from openrs.curate import answered, boxed, curate, decontaminate, dedupe, load_curate, mix, normalized, read_source
+from openrs.curate_config import BoxedStep, CurateSource, DecontaminateStep, DedupeStep, MixCount, MixStep
 from openrs.data import load_rows
+from openrs.data_files import CURATED_FILE
 
 DEEPSCALER = CurateSource(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
                           answer_column="answer", solution_column=None)  # fmt: skip

@@ -9,12 +9,13 @@ import pytest
 from conftest import compose_cfg
 
 from openrs.arithmetic import problems
-from openrs.config import ConfigError, CurateSource, DataConfig, load_job
+from openrs.config import ConfigError, DataConfig, load_job
 from openrs.curate import read_source
+from openrs.curate_config import CurateSource
 from openrs.data import build_mix, render_prompts
 from openrs.launch import accelerate_command
+from openrs.run_folder import newest_checkpoint
 from openrs.tiny import build_tokenizer
-from openrs.train import newest_checkpoint
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
@@ -143,7 +144,7 @@ def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
     (tmp_path / "checkpoint-x").mkdir()
     assert newest_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
     assert newest_checkpoint(tmp_path / "checkpoint-30") is None
-    from openrs.train import resume_checkpoint
+    from openrs.run_folder import resume_checkpoint
 
     resumed = load_job(compose_cfg("+experiment=smoke", "resume=true", output_dir=str(tmp_path)))
     assert resume_checkpoint(resumed) == tmp_path / "checkpoint-20"
@@ -154,7 +155,7 @@ def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
 
 
 def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
-    from openrs.train import resume_checkpoint
+    from openrs.run_folder import resume_checkpoint
 
     job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
     with pytest.raises(ConfigError, match="no complete checkpoint"):
@@ -215,7 +216,7 @@ def test_a_hub_row_without_problem_text_is_refused_when_it_loads(tmp_path, monke
 
 
 def test_a_file_name_with_an_unknown_suffix_is_never_taken_for_a_hub_id(tmp_path, monkeypatch):
-    from openrs.config import is_hub_id
+    from openrs.data_files import is_hub_id
 
     monkeypatch.chdir(tmp_path)
     assert is_hub_id("owner/name") and is_hub_id("AI-MO/NuminaMath-1.5")

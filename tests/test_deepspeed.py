@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 
 from openrs.config import load_job
 from openrs.launch import accelerate_command
+from openrs.train import grpo_kwargs
 
 NO_DEEPSPEED = importlib.util.find_spec("deepspeed") is None
 
@@ -20,7 +21,7 @@ def test_a_cpu_job_with_deepspeed_launches_it(tmp_path):
     cmd = accelerate_command(job, tmp_path / "job.yaml")
     assert "--multi_gpu" not in cmd and cmd[cmd.index("--use_deepspeed") + 2].endswith("conf/deepspeed/zero2.json")
     # Else accelerate finds no backend without GPUs and counts one process (DeepSpeed's batch check fails).
-    assert job.grpo_kwargs()["ddp_backend"] == "gloo"
+    assert grpo_kwargs(job)["ddp_backend"] == "gloo"
 
 
 @pytest.mark.slow

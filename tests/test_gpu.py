@@ -73,7 +73,7 @@ def test_vllm_and_transformers_give_the_same_greedy_answers():
     from openrs.config import load_job
     from openrs.evaluation import evaluate
     from openrs.generation import TransformersGenerator, VLLMGenerator
-    from openrs.train import load_model, load_tokenizer, model_path
+    from openrs.model import load_model, load_tokenizer, model_path
 
     job = load_job(compose_cfg("+experiment=smoke", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]"))
     tokenizer = load_tokenizer(job)
@@ -88,7 +88,7 @@ def test_vllm_and_transformers_give_the_same_greedy_answers():
 def test_data_parallel_evaluation_keeps_prompt_order():
     from openrs.config import load_job
     from openrs.generation import DataParallelVLLMGenerator, VLLMGenerator
-    from openrs.train import model_path
+    from openrs.model import model_path
 
     job = load_job(compose_cfg("+experiment=smoke"))
     engine = dict(path=model_path(job), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0,

@@ -13,6 +13,7 @@ import pytest
 from conftest import compose_cfg
 
 from openrs.config import load_job
+from openrs.train import grpo_kwargs
 
 # Paper-era value of every field that shapes training. Fields the paper-era TRL did not have carry the value that
 # reproduces its behaviour (the feature off); comments say where the value comes from when it is not Table 5.
@@ -143,7 +144,7 @@ def grpo_config(exp: str):
     arguments because transformers refuses bf16 on a machine without a GPU."""
     from trl import GRPOConfig
 
-    kwargs = load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4")).grpo_kwargs()
+    kwargs = grpo_kwargs(load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4")))
     assert kwargs["bf16"] is True
     return GRPOConfig(**{**kwargs, "bf16": False})
 

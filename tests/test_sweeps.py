@@ -16,8 +16,7 @@ import yaml
 from conftest import REPO, run_openrs, running
 from mlflow import MlflowClient
 
-from openrs.tracking import PARENT_FILE
-from openrs.train import is_complete
+from openrs.run_folder import PARENT_FILE, is_complete
 
 SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 
@@ -108,7 +107,7 @@ def test_notebook_executes_against_a_smoke_sweep(notebook, tracked_sweep, monkey
 def test_a_trial_spec_survives_hydras_override_grammar(monkeypatch):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from openrs.train import TRIAL_ENV, encode_trial, trial_spec
+    from openrs.run_folder import TRIAL_ENV, encode_trial, trial_spec
 
     spec = {"storage": "sqlite:////tmp/it's a \\ ${x}/optuna.db", "study": 'say "hi"', "trial": 3, "pruner": {}}
     [override] = OverridesParser.create().parse_overrides([f"+hydra.job.env_set.{TRIAL_ENV}='{encode_trial(spec)}'"])
@@ -308,7 +307,8 @@ def test_a_value_given_on_the_command_line_is_not_searched(tmp_path):
 
 
 def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
-    from openrs.sweep import ERROR_FILE, close_dead_runs, summary
+    from openrs.run_folder import ERROR_FILE
+    from openrs.sweep import close_dead_runs, summary
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)

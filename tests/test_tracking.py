@@ -18,9 +18,11 @@ from transformers import TrainerControl, TrainerState
 from openrs.config import TrackingConfig, load_job
 from openrs.degradation import simulate_run
 from openrs.evaluation import ProblemResult, write_report
+from openrs.mlflow_server import healthy, serve
+from openrs.redaction import redact
+from openrs.run_folder import RUN_FILE, is_complete
 from openrs.select import select
-from openrs.tracking import RUN_FILE, RunLog, healthy, metric_key, redact, serve, start_run
-from openrs.train import is_complete
+from openrs.tracking import RunLog, metric_key, start_run
 
 SECRET = "hf_abcdefSECRET12345"
 
@@ -69,6 +71,8 @@ def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch):
     log.log_metrics({"loss": 1.0, "note": "text is skipped"}, step=1)
     run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id)
     assert run.info.experiment_id and run.data.params["trainer.max_steps"] == str(job.trainer.max_steps)
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")  # MLflow's UI opens its model-training view
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["openrs.choice.model"] == "tiny" and run.data.tags["openrs.output_dir"] == job.output_dir
     assert run.data.params["model.tokenizer"] == "https://***@hub.example/tok"
     assert run.data.metrics == {"loss": 1.0}

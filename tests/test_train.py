@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from openrs.answers import boxed_contents
 from openrs.arithmetic import problems
 from openrs.config import load_job
-from openrs.train import is_complete
+from openrs.run_folder import is_complete
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,8 @@ def sign_test_p(improved: int, worsened: int) -> float:
 
 
 def train_smoke(tmp_path: Path, *overrides: str):
-    from openrs.train import model_path, train
+    from openrs.model import model_path
+    from openrs.train import train
 
     job = load_job(compose_cfg("+experiment=smoke", *overrides, output_dir=str(tmp_path)))
     final = train(job)

@@ -108,7 +108,8 @@ def _job(payload: bytes, report) -> None:
 def _died(job_dir: Path, error: str, config) -> None:
     """A job whose process died could not record why: its error.txt and MLflow run say it, and the sweep's
     summary lists it (openrs.sweep)."""
-    from openrs.sweep import ERROR_FILE, close_dead_runs, write_summary
+    from openrs.run_folder import ERROR_FILE
+    from openrs.sweep import close_dead_runs, write_summary
 
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / ERROR_FILE).write_text(error)

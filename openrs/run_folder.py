@@ -1,0 +1,138 @@
+"""The run folder: the name of every file a job writes under its output_dir (and a sweep under its sweep
+folder), checkpoint discovery and numbering, and the environment that makes a job an Optuna trial. Modules
+that read or write one of these take the name from here.
+
+    OUTPUT_DIR/
+      job.yaml               the resolved, validated job (openrs.__main__); launched ranks and selection read it
+      mlflow_run.json        the MLflow store and run of a tracked job (openrs.tracking)
+      mlflow_journal.jsonl   everything logged to MLflow, written first (openrs.tracking)
+      mlflow_journal.RUN_ID.jsonl   the journal of a run that a resumed job replaced (openrs.tracking)
+      mlflow/job.yaml        job.yaml without secrets, as uploaded to the run (openrs.tracking)
+      checkpoint-N/          the trainer's checkpoint after step N; complete once trainer_state.json parses
+      eval/step-N/           the step-wise evaluation after step N (openrs.stepwise_eval): per_problem.jsonl,
+                             summary.csv, report.md
+      ranks/                 each launched rank's output (openrs.launch)
+      final/                 the model after the last step (openrs.train)
+      selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.select)
+      preempted              SIGTERM stopped training after a checkpoint (openrs.rank, openrs.launch)
+      pruned                 the Optuna study pruned the job (openrs.pruning)
+      error.txt              a failed job's error, in a sweep (openrs.sweep)
+    SWEEP_DIR/mlflow_parent.json   the sweep's parent MLflow run (openrs.tracking)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openrs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from openrs.config import JobConfig
+
+JOB_FILE = "job.yaml"
+RUN_FILE = "mlflow_run.json"
+JOURNAL = "mlflow_journal.jsonl"
+PARENT_FILE = "mlflow_parent.json"
+REDACTED_DIR = "mlflow"
+EVAL_DIR = "eval"
+RANKS_DIR = "ranks"
+FINAL_DIR = "final"
+SELECTION_JSON, SELECTION_MD, SELECTION_FIGURE = "selection.json", "selection.md", "degradation.png"
+# transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
+# trainer_state.json parses is complete (is_complete).
+COMPLETE_MARKER = "trainer_state.json"
+PREEMPTED_MARKER = "preempted"
+PRUNED_MARKER = "pruned"
+ERROR_FILE = "error.txt"
+# Set by the Optuna sweeper for a job that is a trial (encode_trial's spec).
+TRIAL_ENV = "OPENRS_OPTUNA_TRIAL"
+# The MLflow tag of a trial's run, "study:number" (openrs.tracking): how the sweeper finds the run of a trial.
+TRIAL_TAG = "openrs.optuna_trial"
+
+_CHECKPOINT, _EVAL_STEP = "checkpoint-", "step-"
+
+
+def retired_journal(run_id: str) -> str:
+    """The name JOURNAL takes when a resumed job replaces run_id (openrs.tracking.start_run)."""
+    return f"mlflow_journal.{run_id}.jsonl"
+
+
+def eval_dir(output_dir: str | Path) -> Path:
+    """OUTPUT_DIR/eval, the step-wise evaluations of a job."""
+    return Path(output_dir) / EVAL_DIR
+
+
+def eval_step_dir(output_dir: str | Path, step: int) -> Path:
+    """OUTPUT_DIR/eval/step-N, the step-wise evaluation after step N."""
+    return eval_dir(output_dir) / f"{_EVAL_STEP}{step}"
+
+
+def evaluated_steps(evaluations: Path, file: str) -> Iterator[tuple[int, Path]]:
+    """(step, path of `file` in it) for each eval/step-N folder holding `file`, by step."""
+    found = [(int(p.parent.name.removeprefix(_EVAL_STEP)), p) for p in evaluations.glob(f"{_EVAL_STEP}*/{file}")]
+    return iter(sorted(found))
+
+
+def checkpoint_dir(output_dir: str | Path, step: int) -> Path:
+    """OUTPUT_DIR/checkpoint-N, the trainer's checkpoint after step N."""
+    return Path(output_dir) / f"{_CHECKPOINT}{step}"
+
+
+def checkpoint_step(checkpoint: Path) -> int | None:
+    """N of a checkpoint-N folder; None for any other name."""
+    number = checkpoint.name.removeprefix(_CHECKPOINT)
+    return int(number) if checkpoint.name.startswith(_CHECKPOINT) and number.isdigit() else None
+
+
+def is_complete(checkpoint: Path) -> bool:
+    """Whether checkpoint was completely written: its trainer_state.json, the last file saved, is a readable
+    JSON object (a full disk or a kill mid-write leaves it empty or cut short)."""
+    try:
+        return isinstance(json.loads((checkpoint / COMPLETE_MARKER).read_text()), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def checkpoints(directory: Path) -> Iterator[Path]:
+    """The complete (is_complete) `checkpoint-N` folders in directory, newest (highest N) first, lazily."""
+    found = [p for p in directory.glob(f"{_CHECKPOINT}*") if checkpoint_step(p) is not None]
+    return (p for p in sorted(found, key=lambda p: -checkpoint_step(p)) if is_complete(p))
+
+
+def newest_checkpoint(directory: Path) -> Path | None:
+    """The highest-step `checkpoint-N` in directory that was completely written (is_complete), else None."""
+    return next(checkpoints(directory), None)
+
+
+def resume_checkpoint(job: JobConfig) -> Path | None:
+    """Checkpoint to resume from: none (resume=false), the newest in output_dir (resume=true; none yet
+    is a fresh start), or the given checkpoint or run directory (which must hold one)."""
+    if job.resume is False:
+        return None
+    if job.resume is True:
+        return newest_checkpoint(Path(job.output_dir))
+    path = Path(job.resume)
+    found = path if is_complete(path) else newest_checkpoint(path)
+    if found is None:
+        raise ConfigError(
+            f"resume={job.resume!r}: no complete checkpoint there (a checkpoint-N with a readable {COMPLETE_MARKER}); "
+            "give a run folder or checkpoint that has one, or resume=false"
+        )
+    return found
+
+
+def encode_trial(spec: dict) -> str:
+    """TRIAL_ENV's value for a trial spec (storage, study, trial number, pruner): base64 JSON, so that any
+    storage path or study name (quotes, backslashes, ${...}) survives Hydra's override grammar."""
+    return base64.b64encode(json.dumps(spec).encode()).decode()
+
+
+def trial_spec() -> dict | None:
+    """The Optuna trial this job runs (encode_trial's spec, from TRIAL_ENV); None outside a search."""
+    value = os.environ.get(TRIAL_ENV)
+    return json.loads(base64.b64decode(value)) if value else None

@@ -1,0 +1,89 @@
+"""The code's structure: no import cycles, one module that names the files of a run folder, small modules."""
+
+import ast
+import re
+from pathlib import Path
+
+from conftest import REPO
+
+from openrs import run_folder
+
+PACKAGES = ("openrs", "hydra_plugins")
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            found[name] = path
+    return found
+
+
+def imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """The project modules a module imports, wherever the import statement is (module level or inside a
+    function); imports for type checkers only (`if TYPE_CHECKING:`) are left out."""
+    tree = ast.parse(path.read_text())
+    checking_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in
+                     ast.unparse(node.test) for stmt in node.body for n in ast.walk(stmt)}  # fmt: skip
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in checking_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            found |= {base, *(f"{base}.{a.name}" for a in node.names)}
+    return {m for m in found if m in known and m != name}
+
+
+def test_no_import_cycle_among_openrs_modules():
+    mods = modules()
+    graph = {name: imports(path, name, set(mods)) for name, path in mods.items()}
+    cycles, done = [], set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycles.append(" -> ".join([*trail[trail.index(name) :], name]))
+            return
+        if name in done:
+            return
+        for dep in sorted(graph[name]):
+            visit(dep, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+# File names are found inside string literals, numbered folders by their prefix (checkpoint-N, step-N; not
+# "step-wise"), markers (plain words) only as a whole literal.
+FILE_NAMES = [v for k, v in vars(run_folder).items() if k.isupper() and isinstance(v, str) and "." in v]
+NUMBERED = re.compile(r"(checkpoint|step)-(\d|N\b|$)")
+MARKERS = [run_folder.PREEMPTED_MARKER, run_folder.PRUNED_MARKER]
+
+
+def test_only_run_folder_names_the_files_of_a_run_folder():
+    offenders = []
+    for name, path in modules().items():
+        if name == "openrs.run_folder":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value
+                if text in MARKERS or NUMBERED.search(text) or any(f in text for f in FILE_NAMES):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: {text!r}")
+    assert not offenders, "name these through openrs.run_folder:\n" + "\n".join(offenders)
+
+
+def test_every_module_stays_small_enough_to_read():
+    long = {f"{p.relative_to(REPO)}: {n}" for p in modules().values() if (n := len(p.read_text().splitlines())) > 450}
+    assert not long, f"split these along their concerns: {sorted(long)}"
