@@ -103,7 +103,7 @@ def main(cfg: DictConfig) -> float | None:
             sys.exit(code)  # preempted: the whole sweep stops too, to be requeued
         if code:
             _fail(RuntimeError(f"the training processes exited with code {code}; their output is above"), code)
-        from openrs.select import select
+        from openrs.selection import select
 
         selection = select(out)
         if (out / PRUNED_MARKER).exists():
@@ -195,7 +195,8 @@ def _train(job: JobConfig) -> int:
     return 0 if train(job) is not None else job.requeue_exit_code
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `openrs` command (and `python -m openrs`): main, with Hydra's own input errors exiting 2."""
     try:
         main()
     except SystemExit as stop:
@@ -204,3 +205,7 @@ if __name__ == "__main__":
         if stop.code == 1 and not _started["job"]:
             sys.exit(2)
         raise
+
+
+if __name__ == "__main__":
+    run()

@@ -9,7 +9,7 @@ Tests are one-sided z-tests on the weighted mean difference, with the standard e
 benchmark (from the spread of the differences within each).
 
 - peak: the step with the highest score.
-- earliest tied: the earliest step whose score is not significantly below the peak. openrs.select keeps the
+- earliest tied: the earliest step whose score is not significantly below the peak. openrs.selection keeps the
   peak instead: on simulated runs its true score is closer to the best (benchmarks/early_stop.py).
 - onset: a change point. At every evaluation n the detector compares, for each candidate onset t with at
   least `persistence` evaluations from it to n, the mean score of the evaluations from t to n (each at least

@@ -3,7 +3,7 @@
     vLLM server (hardware.vllm_mode=server): vLLM's OpenAI server as `trl vllm-serve` sets it up, on the machine's
     last GPU, polled until healthy.
     Training ranks: `accelerate launch` (DeepSpeed config from conf/deepspeed/ when the preset asks) running
-    `python -m openrs.rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
+    `python -m openrs.training_rank job.yaml`, on the other GPUs, or on CPU processes with gloo.
 
 Every child's output is streamed with a prefix; all children are stopped on exit and on error (SIGTERM and
 Ctrl-C first make the ranks checkpoint), and, on Linux, end with this controller even when it is killed
@@ -154,7 +154,7 @@ def vllm_server_command(job: JobConfig) -> list[str]:
 
 
 def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
-    """`accelerate launch ... -m openrs.rank job.yaml` for this machine of the job."""
+    """`accelerate launch ... -m openrs.training_rank job.yaml` for this machine of the job."""
     hw = job.hardware
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch",
@@ -174,7 +174,7 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
         # accelerate's torchrun launcher, one process per rank; on a CPU, ACCELERATE_USE_CPU (set by launch) makes
         # each rank join a gloo group. One rank (beside a vLLM server) runs as a plain process.
         cmd += ["--multi_gpu"]
-    return cmd + ["-m", "openrs.rank", str(job_file)]
+    return cmd + ["-m", "openrs.training_rank", str(job_file)]
 
 
 def _children(pid: int) -> list[int]:

@@ -65,7 +65,7 @@ def markdown(table: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     from mlflow import MlflowClient
 
-    from openrs.select import default_tracking_uri
+    from openrs.selection import default_tracking_uri
     from openrs.tracking import store_uri
 
     parser = argparse.ArgumentParser(prog="python -m openrs.report", description=__doc__.split("\n\n")[0])

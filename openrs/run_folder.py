@@ -9,14 +9,14 @@ that read or write one of these take the name from here.
       mlflow_journal.RUN_ID.jsonl   the journal of a run that a resumed job replaced (openrs.tracking)
       mlflow/job.yaml        job.yaml without secrets, as uploaded to the run (openrs.tracking)
       checkpoint-N/          the trainer's checkpoint after step N; complete once trainer_state.json parses
-      eval/step-N/           the step-wise evaluation after step N (openrs.stepwise_eval): per_problem.jsonl,
+      eval/step-N/           the step-wise evaluation after step N (openrs.stepwise_evaluation): per_problem.jsonl,
                              summary.csv, report.md
       ranks/                 each launched rank's output (openrs.launch)
       final/                 the model after the last step (openrs.train)
-      selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.select)
-      preempted              SIGTERM stopped training after a checkpoint (openrs.rank, openrs.launch)
+      selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)
+      preempted              SIGTERM stopped training after a checkpoint (openrs.training_rank, openrs.launch)
       pruned                 the Optuna study pruned the job (openrs.pruning)
-      error.txt              a failed job's error, in a sweep (openrs.sweep)
+      error.txt              a failed job's error, in a sweep (openrs.sweep_summary)
     SWEEP_DIR/mlflow_parent.json   the sweep's parent MLflow run (openrs.tracking)
 """
 

@@ -1,5 +1,5 @@
 """MLflow tracking of a job. The Hydra process opens the run (`start_run`), rank 0 logs into it (`RunLog`
-through `logging_callback`), and the end-of-job selection (openrs.select) adds its verdict, artifacts and a
+through `logging_callback`), and the end-of-job selection (openrs.selection) adds its verdict, artifacts and a
 registered model.
 
 Layout: one experiment per `name` (tracking.experiment overrides it), one run per job named from its
@@ -301,7 +301,7 @@ class RunLog:
         self._write([{"artifact": str(Path(path).resolve()), "dir": artifact_path}])
 
     def register_model(self, name: str, artifact: str, score: float, alias: str) -> None:
-        """A version of registered model `name` from the run's artifact folder `artifact` (openrs.select.register;
+        """A version of registered model `name` from the run's artifact folder `artifact` (openrs.selection calls it;
         once per run and folder), tagged with score; `alias` moves to the best-scoring version. Journaled like the
         rest: a registration that failed is done again by replay."""
         self._write([{"register": name, "folder": artifact, "score": score, "alias": alias}])

@@ -23,7 +23,7 @@ from openrs.model import load_model, load_tokenizer
 from openrs.pruning import Pruning
 from openrs.rewards import build_rewards
 from openrs.run_folder import FINAL_DIR, RUN_FILE, resume_checkpoint, trial_spec
-from openrs.stepwise_eval import StepwiseEvaluation
+from openrs.stepwise_evaluation import StepwiseEvaluation
 from openrs.tracking import logging_callback
 
 

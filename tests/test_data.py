@@ -239,7 +239,7 @@ def test_accelerate_command_for_the_paper_node(tmp_path):
     assert args["--mixed_precision"] == "bf16"
     assert args["--deepspeed_config_file"].endswith("conf/deepspeed/zero2.json")
     assert Path(args["--deepspeed_config_file"]).is_file()
-    assert cmd[-3:] == ["-m", "openrs.rank", str(tmp_path / "job.yaml")]
+    assert cmd[-3:] == ["-m", "openrs.training_rank", str(tmp_path / "job.yaml")]
 
 
 def test_jobs_use_the_gpus_they_were_given(tmp_path, monkeypatch):

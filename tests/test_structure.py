@@ -87,3 +87,15 @@ def test_only_run_folder_names_the_files_of_a_run_folder():
 def test_every_module_stays_small_enough_to_read():
     long = {f"{p.relative_to(REPO)}: {n}" for p in modules().values() if (n := len(p.read_text().splitlines())) > 450}
     assert not long, f"split these along their concerns: {sorted(long)}"
+
+
+def test_every_command_points_at_a_main_function():
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    readme = (REPO / "README.md").read_text()
+    for command, target in scripts.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+        assert f"`{command}`" in readme, f"README does not name the command {command}"

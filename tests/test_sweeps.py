@@ -233,7 +233,7 @@ def test_gpu_slots_must_fit_the_node():
 
 
 def test_load_sweep_names_what_it_was_given(tmp_path):
-    from openrs.sweep import load_sweep
+    from openrs.sweep_summary import load_sweep
 
     with pytest.raises(ValueError, match="has no mlflow_parent.json: not the folder of a tracked sweep"):
         load_sweep(tmp_path)
@@ -308,7 +308,7 @@ def test_a_value_given_on_the_command_line_is_not_searched(tmp_path):
 
 def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
     from openrs.run_folder import ERROR_FILE
-    from openrs.sweep import close_dead_runs, summary
+    from openrs.sweep_summary import close_dead_runs, summary
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)

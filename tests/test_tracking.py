@@ -21,7 +21,7 @@ from openrs.evaluation import ProblemResult, write_report
 from openrs.mlflow_server import healthy, serve
 from openrs.redaction import redact
 from openrs.run_folder import RUN_FILE, is_complete
-from openrs.select import select
+from openrs.selection import select
 from openrs.tracking import RunLog, metric_key, start_run
 
 SECRET = "hf_abcdefSECRET12345"

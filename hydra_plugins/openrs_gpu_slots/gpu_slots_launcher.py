@@ -107,9 +107,9 @@ def _job(payload: bytes, report) -> None:
 
 def _died(job_dir: Path, error: str, config) -> None:
     """A job whose process died could not record why: its error.txt and MLflow run say it, and the sweep's
-    summary lists it (openrs.sweep)."""
+    summary lists it (openrs.sweep_summary)."""
     from openrs.run_folder import ERROR_FILE
-    from openrs.sweep import close_dead_runs, write_summary
+    from openrs.sweep_summary import close_dead_runs, write_summary
 
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / ERROR_FILE).write_text(error)

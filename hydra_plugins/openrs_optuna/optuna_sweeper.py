@@ -201,7 +201,7 @@ class OptunaSweeper(Sweeper):
         log.info(f"trial {trial.number} was interrupted ({why}); its parameters run again")
         uri = OmegaConf.select(self.config, "tracking.uri")
         if uri is not None and self.storage is not None:
-            from openrs.sweep import close_dead_runs
+            from openrs.sweep_summary import close_dead_runs
 
             try:
                 close_dead_runs(uri, f"tags.`{TRIAL_TAG}` = '{self.study_name}:{trial.number}'", f"interrupted: {why}")

@@ -1,4 +1,4 @@
-"""One training rank of a launched job: `python -m openrs.rank OUTPUT_DIR/job.yaml` (run by accelerate).
+"""One training rank of a launched job: `python -m openrs.training_rank OUTPUT_DIR/job.yaml` (run by accelerate).
 
 Reads the resolved job written by the Hydra controller instead of composing configs again."""
 

@@ -1,4 +1,4 @@
-"""Which checkpoint to keep: `python -m openrs.select OUTPUT_DIR` (or an MLflow run id).
+"""Which checkpoint to keep: `python -m openrs.selection OUTPUT_DIR` (or an MLflow run id).
 
 Runs at the end of every job and on demand. The degradation analysis (openrs.degradation) of the step-wise
 evaluations in OUTPUT_DIR/eval/ gives the best (highest-scoring) step and the onset of degradation; training-side
@@ -245,7 +245,7 @@ def default_tracking_uri() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m openrs.select", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m openrs.selection", description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="a job's output folder, or an MLflow run id")
     parser.add_argument("--tracking-uri", default=None, help="store of the run id (default: tracking=sqlite's)")
     args = parser.parse_args(argv)
