@@ -111,7 +111,7 @@ def grade_openrs(seed: int, limit: int | None) -> tuple[list[dict], float]:
         )
 
     start = time.perf_counter()
-    results = evaluate(generate, tokenizer, eval_cfg, job.prompt.system, job.reward.grading)
+    results = evaluate(generate, tokenizer, eval_cfg, job.prompt.text, job.reward.grading)
     seconds = time.perf_counter() - start
     # The paper's prompt: the template as the only turn, no system prompt.
     assert all(p.startswith("<｜begin▁of▁sentence｜><｜User｜>Solve the following math problem") for p in prompts_seen)

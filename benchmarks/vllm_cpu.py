@@ -48,7 +48,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, generate in sides.items():
             start = time.perf_counter()
-            results = evaluate(generate, tokenizer, job.eval, job.prompt.system, job.reward.grading)
+            results = evaluate(generate, tokenizer, job.eval, job.prompt.text, job.reward.grading)
             seconds[name].append(time.perf_counter() - start)
             tokens[name].append(sum(sum(r.lengths) for r in results))
     problems = len(results)

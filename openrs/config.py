@@ -120,7 +120,14 @@ class DataConfig(Schema):
 
 class PromptConfig(Schema):
     system: str
-    """System prompt placed before each problem; rendered with the model's chat template."""
+    """System prompt placed before each problem (rendered with the model's chat template); "" for none."""
+    language_line: str
+    """A sentence the system prompt ends with, after a space (Exp 3's English-only instruction); "" for none."""
+
+    @property
+    def text(self) -> str:
+        """The system prompt the model sees."""
+        return f"{self.system} {self.language_line}" if self.language_line else self.system
 
 
 class CosineParams(Schema):

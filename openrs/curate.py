@@ -203,7 +203,7 @@ def decontaminate(rows: list[dict], step: DecontaminateStep) -> tuple[list[dict]
 
 def _judge_key(job: JobConfig, step: DifficultyStep) -> str:
     """What a difficulty grade depends on besides the problem: the model, prompt, sampling and grading."""
-    settings = {"model": job.model.model_dump(), "system": job.prompt.system, "seed": job.seed,
+    settings = {"model": job.model.model_dump(), "system": job.prompt.text, "seed": job.seed,
                 "grading": job.reward.grading.model_dump(), "max_prompt_length": job.length.max_prompt_length,
                 **step.model_dump(include={"samples", "temperature", "top_p", "max_new_tokens"})}  # fmt: skip
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
@@ -230,7 +230,7 @@ def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) 
         return grades
     generate, tokenizer, close = generator(job, step.max_new_tokens, step.batch_size)
     try:
-        fits = {r["id"] for r in render_prompts(todo, tokenizer, job.prompt.system, job.length.max_prompt_length)[0]}
+        fits = {r["id"] for r in render_prompts(todo, tokenizer, job.prompt.text, job.length.max_prompt_length)[0]}
         new = [{"key": _row_key(r), "too_long": True} for r in todo if r["id"] not in fits]
         judged = [r for r in todo if r["id"] in fits]
         with tempfile.TemporaryDirectory() as tmp:
@@ -239,7 +239,7 @@ def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) 
             cfg = EvalConfig(benchmarks=[str(problems)], samples=step.samples, samples_per_benchmark={},
                              temperature=step.temperature, top_p=step.top_p, max_new_tokens=step.max_new_tokens,
                              every_steps=None, batch_size=step.batch_size, protocol="openrs")  # fmt: skip
-            results = evaluate(generate, tokenizer, cfg, job.prompt.system, job.reward.grading) if judged else []
+            results = evaluate(generate, tokenizer, cfg, job.prompt.text, job.reward.grading) if judged else []
     finally:
         close()
     new += [
@@ -358,7 +358,7 @@ def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
         curate: CurateConfig
 
     raw = OmegaConf.to_container(cfg, resolve=True)
-    raw = {k: v for k, v in raw.items() if k != "hydra"}
+    raw = {k: v for k, v in raw.items() if k not in ("hydra", "shared_steps")}  # shared_steps: conf/curate.yaml
     try:
         curate_cfg = Root.model_validate({"curate": raw.pop("curate", None)}).curate
     except ValidationError as err:

@@ -103,7 +103,7 @@ def training_dataset(job: JobConfig, tokenizer):
 
     rows, stats = build_mix(job.data)
     rows, stats["dropped_prompt_too_long"] = render_prompts(
-        rows, tokenizer, job.prompt.system, job.length.max_prompt_length
+        rows, tokenizer, job.prompt.text, job.length.max_prompt_length
     )
     stats["rows"] = len(rows)
     print("data: " + ", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)

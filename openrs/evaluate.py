@@ -64,7 +64,7 @@ def main(cfg: DictConfig) -> None:
 
     generate, tokenizer, close = generator(job, job.eval.max_new_tokens, job.eval.batch_size)
     try:
-        results = evaluate(generate, tokenizer, job.eval, job.prompt.system, job.reward.grading)
+        results = evaluate(generate, tokenizer, job.eval, job.prompt.text, job.reward.grading)
     finally:
         close()
     out = Path(job.output_dir)

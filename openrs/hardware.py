@@ -168,7 +168,8 @@ def resolve_auto(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         name = "cpu"
     else:
         name = auto.layouts[max((k for k in auto.layouts if k <= gpus), default=min(auto.layouts))]
-    preset = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "hardware" / f"{name}.yaml"))
+    shared = {k: v for k, v in hardware.items() if k != "auto"}  # conf/config.yaml's network settings
+    preset = shared | OmegaConf.to_container(OmegaConf.load(CONF_DIR / "hardware" / f"{name}.yaml"))
     if preset["vllm_mode"] == "colocate":
         preset["gpus_per_machine"] = preset["num_processes"] = gpus
     where = f" on {gpus}" if preset["vllm_mode"] == "colocate" else ""

@@ -41,7 +41,7 @@ class StepwiseEvaluation(TrainerCallback):
         # samples alike while evaluations' sampling noise stays independent, as openrs.degradation assumes.
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
             torch.manual_seed(job.seed + step)
-            results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.system, job.reward.grading)
+            results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.text, job.reward.grading)
         out = eval_step_dir(job.output_dir, step)
         print(write_report(results, out, f"step {step}", job.eval.protocol), file=sys.stderr, flush=True)
         entry = {"step": step}

@@ -34,8 +34,10 @@ def test_paper_presets_match_section3(exp):
     assert job.name == exp
     assert job.model.name_or_path == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
     assert job.model.trust_remote_code is False
-    assert ("Note that respond by English, NOT use other languages." in job.prompt.system) == paper["english"]
-    assert "<think>" in job.prompt.system and "\\boxed{{}} ." in job.prompt.system
+    # The paper's code joins the two with one space after the R1 prompt's final "</answer>.".
+    english = "</answer>. Note that respond by English, NOT use other languages."
+    assert job.prompt.text.endswith(english) == paper["english"]
+    assert "<think>" in job.prompt.text and "\\boxed{{}} ." in job.prompt.text
     # 3 ranks x 6 per device x 4 accumulation = 72 completions = 12 prompts x 6 generations.
     assert job.trainer.global_batch_size == 72 and job.batch.world_size == 3
 
@@ -52,7 +54,7 @@ def test_command_line_overrides_a_presets_choice():
     job = load_job(compose_cfg("+experiment=exp3", "reward=accuracy", "length=l4096"))
     assert job.reward.funcs == ["format", "accuracy"]
     assert job.length.max_completion_length == 4096
-    assert "respond by English" in job.prompt.system  # the rest of exp3 stays
+    assert "respond by English" in job.prompt.text  # the rest of exp3 stays
 
 
 @pytest.mark.parametrize("exp", options("experiment"))

@@ -36,6 +36,9 @@ def test_four_gpus_take_the_papers_node(monkeypatch, tmp_path):
     assert (hw.num_processes, hw.gpus_per_machine, hw.vllm_mode, hw.deepspeed) == (3, 4, "server", "zero2")
     assert (job.batch.per_device, job.batch.world_size, job.batch.accumulation) == (6, 3, 4)
     assert "4 GPUs by nvidia-smi -> a40x4" in hw.detected
+    # The network settings come from conf/config.yaml, shared by every preset; auto keeps an override of them.
+    assert (hw.machine_rank, hw.main_process_ip, hw.main_process_port) == (0, "127.0.0.1", None)
+    assert auto_job(monkeypatch, tmp_path, 4, "hardware.main_process_port=29555").hardware.main_process_port == 29555
 
 
 @pytest.mark.parametrize("gpus", [1, 2, 3])
