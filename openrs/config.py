@@ -16,29 +16,35 @@ from pydantic import Field, ValidationError, model_validator
 from openrs.data_files import GENERATED_PREFIX, check_local_columns
 from openrs.errors import ConfigError
 from openrs.hardware import BatchPlan, HardwareConfig, plan_batch, resolve_auto
+from openrs.reward_config import RewardConfig
 from openrs.schema import Schema, describe_errors
 
-RewardName = Literal[
-    "accuracy", "format", "format_tags", "tag_count", "cosine", "repetition_penalty", "soft_overlong", "language"
-]
+
 class TinyModelConfig(Schema):
     """Shape and warm start of the embedded default model (openrs.tiny)."""
 
     hidden_size: int = Field(gt=0)
+    """Width of the residual stream."""
     intermediate_size: int = Field(gt=0)
+    """Width of each MLP's hidden layer."""
     num_layers: int = Field(gt=0)
+    """Transformer layers."""
     num_heads: int = Field(gt=0)
     """Attention heads; hidden_size / num_heads >= 32 so that vLLM can load the model."""
     num_kv_heads: int = Field(gt=0)
+    """Key/value heads (grouped-query attention); divides num_heads."""
     max_positions: int = Field(gt=0)
     """Context in tokens (characters)."""
     warm_start_steps: int = Field(ge=0)
     """Supervised steps on generated arithmetic before RL."""
     warm_start_lr: float = Field(gt=0)
+    """Learning rate of the warm start."""
     warm_start_batch: int = Field(gt=0)
+    """Problems per warm-start step."""
     warm_start_problems: int = Field(gt=0)
     """Problems per level drawn for the warm start (train split)."""
     seed: int
+    """Seed of the initialisation, the warm start's draw and its order."""
 
 
 class ScaledModelConfig(Schema):
@@ -46,11 +52,15 @@ class ScaledModelConfig(Schema):
     config.json, tokenizer and chat template with these sizes."""
 
     hidden_size: int = Field(gt=0)
+    """Width of the residual stream."""
     intermediate_size: int = Field(gt=0)
+    """Width of each MLP's hidden layer."""
     num_hidden_layers: int = Field(gt=0)
+    """Transformer layers."""
     num_attention_heads: int = Field(gt=0)
     """hidden_size / num_attention_heads >= 32 so that vLLM can load the model."""
     num_key_value_heads: int = Field(gt=0)
+    """Key/value heads (grouped-query attention); divides num_attention_heads."""
     seed: int
     """Seed of the random initialisation."""
 
@@ -130,72 +140,6 @@ class PromptConfig(Schema):
         return f"{self.system} {self.language_line}" if self.language_line else self.system
 
 
-class CosineParams(Schema):
-    min_value_wrong: float
-    """Reward of a wrong answer of length 0."""
-    max_value_wrong: float
-    """Reward of a wrong answer at max_len (paper: -0.5)."""
-    min_value_correct: float
-    """Reward of a correct answer at max_len."""
-    max_value_correct: float
-    """Reward of a correct answer of length 0."""
-    max_len: int = Field(gt=0)
-    """Length at which the cosine reaches its end value, in `length_unit`."""
-    length_unit: Literal["tokens", "chars"]
-    """tokens (clamped to max_len) or chars (the original code's unclamped behaviour)."""
-
-
-class RepetitionParams(Schema):
-    ngram_size: int = Field(gt=0)
-    """n of the repeated n-grams counted, in words."""
-    max_penalty: float = Field(le=0)
-    """Reward when every n-gram repeats; 0 turns the penalty off."""
-
-
-class SoftOverlongParams(Schema):
-    buffer: int = Field(gt=0)
-    """Tokens before max_len over which the penalty ramps from 0 to -1."""
-    max_len: int = Field(gt=0)
-    """Completion cap in tokens."""
-
-
-class LanguageParams(Schema):
-    expected: Literal["en", "zh"]
-    """Language whose script share of the completion is rewarded."""
-
-
-class GradingParams(Schema):
-    timeout_s: float = Field(gt=0)
-    """Hard bound on grading one completion (parse + verify), seconds."""
-    workers: int | None = Field(gt=0)
-    """Grading worker processes; null = number of CPU cores."""
-    memory_mb: int = Field(gt=0)
-    """Address-space cap per grading worker, MiB; a runaway computation fails there as an error."""
-    max_answer_chars: int = Field(gt=0)
-    """Boxed answers longer than this are scored 0 (too_long) without parsing."""
-
-
-class RewardConfig(Schema):
-    funcs: list[RewardName] = Field(min_length=1)
-    """Reward functions by registry name, summed with `weights`."""
-    weights: list[float]
-    """One weight per reward function."""
-    cosine: CosineParams
-    repetition_penalty: RepetitionParams
-    soft_overlong: SoftOverlongParams
-    language: LanguageParams
-    grading: GradingParams
-
-    @model_validator(mode="after")
-    def _weights_match(self) -> RewardConfig:
-        if len(self.weights) != len(self.funcs):
-            raise ValueError(
-                f"reward.weights has {len(self.weights)} entries {self.weights} but reward.funcs has "
-                f"{len(self.funcs)} {self.funcs}: give one weight per reward function"
-            )
-        return self
-
-
 class LengthConfig(Schema):
     max_completion_length: int = Field(gt=0)
     """Cap on generated tokens per completion."""
@@ -218,10 +162,13 @@ class LengthConfig(Schema):
 
 class TrainerConfig(Schema):
     learning_rate: float = Field(gt=0)
+    """Peak learning rate of AdamW."""
     lr_scheduler_type: Literal["cosine_with_min_lr", "cosine", "linear", "constant", "constant_with_warmup"]
+    """Learning-rate schedule after the warmup (transformers' names)."""
     min_lr_rate: float = Field(ge=0, le=1)
     """Floor of cosine_with_min_lr as a share of learning_rate."""
     warmup_ratio: float = Field(ge=0, lt=1)
+    """Share of max_steps over which the learning rate rises linearly from 0."""
     max_steps: int = Field(gt=0)
     """Optimizer steps."""
     global_batch_size: int = Field(gt=0)
@@ -229,7 +176,9 @@ class TrainerConfig(Schema):
     num_generations: int = Field(gt=1)
     """Completions sampled per prompt; GRPO's group size."""
     temperature: float = Field(gt=0)
+    """Sampling temperature of the training completions."""
     top_p: float = Field(gt=0, le=1)
+    """Nucleus-sampling mass of the training completions (1 samples from the whole distribution)."""
     beta: float = Field(ge=0)
     """KL coefficient against the reference model (0 loads no reference model)."""
     epsilon: float = Field(gt=0)
@@ -243,6 +192,7 @@ class TrainerConfig(Schema):
     scale_rewards: Literal["group", "batch", "none"]
     """Advantage scaling: (r - mean) / (std + 1e-4) over the group, the batch, or not at all."""
     mask_truncated_completions: bool
+    """Leave completions cut at max_completion_length out of the loss."""
     vllm_importance_sampling_correction: bool
     """Correct for vLLM vs. training logprob mismatch (absent in the paper's TRL)."""
     use_bias_correction_kl: bool
@@ -253,12 +203,17 @@ class TrainerConfig(Schema):
     """Let transformers rescale the loss by the token count over all ranks (transformers 5's default); false
     leaves the loss to GRPO's own normalisation per rank, as the paper's transformers 4.49 did."""
     max_grad_norm: float = Field(gt=0)
+    """Gradients are clipped to this global L2 norm."""
     weight_decay: float = Field(ge=0)
+    """AdamW's decoupled weight decay."""
     gradient_checkpointing: bool
+    """Recompute activations in the backward pass instead of keeping them: less memory, more compute."""
     save_steps: int = Field(gt=0)
     """Optimizer steps between checkpoints."""
     logging_steps: int = Field(gt=0)
+    """Optimizer steps between logged training metrics (loss, rewards, KL, lengths)."""
     log_completions: bool
+    """Log a table of sampled prompts, completions and rewards at each logging step."""
 
     @model_validator(mode="after")
     def _groups_fit(self) -> TrainerConfig:
@@ -282,10 +237,13 @@ class EvalConfig(Schema):
     samples_per_benchmark: dict[str, Annotated[int, Field(gt=0)]]
     """Benchmark -> k, for benchmarks that need more (few problems) or fewer samples than `samples`."""
     temperature: float = Field(ge=0)
+    """Sampling temperature of evaluation (0: greedy, one sample is enough)."""
     top_p: float = Field(gt=0, le=1)
+    """Nucleus-sampling mass of evaluation."""
     max_new_tokens: int = Field(gt=0)
+    """Cap on generated tokens per evaluation completion."""
     every_steps: int | None = Field(gt=0)
-    """Optimizer steps between step-wise evaluations; null turns them off."""
+    """Optimizer steps between step-wise evaluations (and one at step 0); null turns them off."""
     batch_size: int = Field(gt=0)
     """Sequences per generate call of the transformers backend (vLLM schedules its own batches)."""
     protocol: Literal["openrs", "paper"]
@@ -338,10 +296,10 @@ class SelectionConfig(Schema):
     """Chance that a run whose true score never drops is declared degraded (openrs.degradation), over all
     its step-wise evaluations."""
     persistence: int = Field(ge=1)
-    """Step-wise evaluations from the onset on that must show a drop before degradation is confirmed."""
+    """Step-wise evaluations from the onset on that must show a drop before degradation is confirmed (patience)."""
     checkpoint_variation: float = Field(ge=0, lt=1)
     """Largest standard deviation of the true score from checkpoint to checkpoint (a fraction) for which
-    alpha holds; the detector estimates the run's own from its evaluations."""
+    alpha holds (0.02 = 2 points); the detector estimates the run's own from its evaluations."""
     early_stop: bool
     """Stop training at the evaluation that confirms degradation (checkpointing that step)."""
     alias: str = Field(min_length=1)
@@ -359,6 +317,7 @@ class JobConfig(Schema):
     name: str = Field(min_length=1)
     """Experiment name: MLflow experiment and output folder."""
     seed: int
+    """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout); data draws use data.seed."""
     dry_run: bool
     """Validate, print the plan and write the resolved config, but load nothing."""
     resume: bool | str
@@ -366,6 +325,7 @@ class JobConfig(Schema):
     requeue_exit_code: int = Field(ge=0, le=255)
     """Exit code after SIGTERM was handled by saving a checkpoint (for cluster requeue)."""
     output_dir: str
+    """The run folder (checkpoints, evaluations, job.yaml); Hydra's run directory by default."""
     model: ModelConfig
     data: DataConfig
     prompt: PromptConfig
@@ -402,8 +362,6 @@ class JobConfig(Schema):
         """Keyword arguments for openrs.degradation.analyse: the selection's levels and the planned evaluations."""
         return {"alpha": self.selection.alpha, "persistence": self.selection.persistence,
                 "looks": self.planned_evaluations, "variation": self.selection.checkpoint_variation}  # fmt: skip
-
-
 
 
 def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:

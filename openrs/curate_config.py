@@ -20,6 +20,7 @@ class CurateSource(Schema):
     split: str
     """Split of a hub dataset (local files have one, `train`)."""
     problem_column: str
+    """Column holding the problem text."""
     answer_column: str | None
     """Column holding the final answer; null when the `boxed` step takes it from the solution."""
     solution_column: str | None
@@ -64,9 +65,13 @@ class DifficultyStep(Schema):
     sample: int | None = Field(gt=0)
     """Judge only this many rows, drawn with the seed (the rest are dropped); null judges every row."""
     samples: int = Field(gt=0)
+    """Completions per problem; the pass rate is the share graded correct."""
     temperature: float = Field(ge=0)
+    """Sampling temperature of the judge."""
     top_p: float = Field(gt=0, le=1)
+    """Nucleus-sampling mass of the judge."""
     max_new_tokens: int = Field(gt=0)
+    """Cap on the judge's generated tokens per completion."""
     batch_size: int = Field(gt=0)
     """Sequences per generate call of the transformers backend."""
     bands: dict[str, tuple[float, float]] = Field(min_length=1)
@@ -82,6 +87,7 @@ class DifficultyStep(Schema):
 
 class MixCount(Schema):
     source: str
+    """A source's name."""
     level: str | None
     """A band of the difficulty step, or null for any level. Without a difficulty step, the level the rows of a
     curated source carry."""
@@ -93,6 +99,7 @@ class MixStep(Schema):
     step: Literal["mix"]
     """Draw the final set: `count` rows of each (source, level), with the seed, in the listed order."""
     counts: list[MixCount] = Field(min_length=1)
+    """One draw per (source, level), in order."""
 
 
 CurateStep = Annotated[
@@ -104,7 +111,9 @@ class CurateConfig(Schema):
     """A curation pipeline (python -m openrs.curate): sources read, then named steps in order."""
 
     sources: list[CurateSource] = Field(min_length=1)
+    """Where the rows come from; each row keeps its source's name."""
     steps: list[CurateStep] = Field(min_length=1)
+    """The steps in order, each one of those below by its `step` name; each writes its kept and removed rows."""
 
     @field_validator("steps")
     @classmethod

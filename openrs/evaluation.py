@@ -18,11 +18,12 @@ from typing import Protocol
 
 from openrs.answers import prediction_of, prepare_gold
 from openrs.arithmetic import LEVELS, problems
-from openrs.config import ConfigError, EvalConfig, GradingParams
+from openrs.config import ConfigError, EvalConfig
 from openrs.data import chat_prompt
 from openrs.data_files import GENERATED_PREFIX
 from openrs.estimators import bootstrap_interval, majority_correct, pass_at_k
 from openrs.paper_protocol import paper_gold, paper_prompt
+from openrs.reward_config import GradingParams
 
 SHIPPED = Path(__file__).resolve().parent / "eval_data"
 SHIPPED_NAMES = ("aime24", "amc23", "math500", "minerva_math", "olympiadbench")

@@ -19,8 +19,8 @@ from omegaconf import OmegaConf
 
 from openrs import CONF_DIR
 from openrs.answers import prediction_of, prepare_gold
-from openrs.config import GradingParams
 from openrs.grading import GradingPool
+from openrs.reward_config import GradingParams
 
 ID_KEYS = ("id", "unique_id", "idx", "index")
 

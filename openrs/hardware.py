@@ -22,14 +22,19 @@ from openrs.schema import Schema
 
 class HardwareConfig(Schema):
     accelerator: Literal["cpu", "gpu"]
+    """Where the job trains: `cpu` (plain PyTorch, float32) or `gpu` (CUDA)."""
     num_machines: int = Field(gt=0)
+    """Machines of a multi-machine job (each starts the same command with its machine_rank)."""
     gpus_per_machine: int = Field(ge=0)
+    """GPUs the job holds on each machine: the training ranks, plus one for a vLLM server; 0 on a CPU."""
     num_processes: int = Field(gt=0)
     """Training processes per machine."""
     max_per_device_batch: int = Field(gt=0)
-    """Most completions one process holds in a micro-batch."""
+    """Most completions one process holds in a micro-batch; gradient accumulation makes up the global batch."""
     dtype: Literal["float32", "bfloat16", "float16"]
+    """Weights and compute dtype; a CPU runs float32."""
     attn_implementation: Literal["eager", "sdpa", "flash_attention_2"]
+    """transformers' attention kernel."""
     vllm_mode: Literal["colocate", "server"] | None
     """null: transformers generates; colocate: vLLM inside each rank; server: vLLM on its own GPU."""
     vllm_gpu_memory_utilization: float = Field(ge=0, le=1)
@@ -45,6 +50,7 @@ class HardwareConfig(Schema):
     machine_rank: int = Field(ge=0)
     """This machine's rank in a multi-machine job."""
     main_process_ip: str
+    """Address of rank 0's machine, reachable from the others."""
     main_process_port: int | None = Field(gt=0, lt=65536)
     """Where rank 0 listens; null on one machine: a free port, chosen when the job launches."""
     vllm_server_port: int | None = Field(gt=0, lt=65536)

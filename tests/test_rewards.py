@@ -6,7 +6,8 @@ import typing
 import pytest
 from conftest import compose_cfg
 
-from openrs.config import RewardName, load_job
+from openrs.config import load_job
+from openrs.reward_config import RewardName
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.text import language_share
 

@@ -99,3 +99,13 @@ def test_every_command_points_at_a_main_function():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function)), target
         assert f"`{command}`" in readme, f"README does not name the command {command}"
+
+
+def test_every_knob_is_documented_in_its_schema_and_the_reference_is_current():
+    from openrs.config_reference import SCHEMAS, fields, reference
+
+    undocumented = [key for _, model, prefix in SCHEMAS for key, _, doc in fields(model, prefix) if not doc]
+    assert not undocumented, f"give these fields a docstring in their schema: {undocumented}"
+    assert (REPO / "conf/README.md").read_text() == reference(), (
+        "conf/README.md is stale: python -m openrs.config_reference > conf/README.md"
+    )

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from openrs.answers import prediction_of, prepare_gold
-from openrs.config import RewardConfig
 from openrs.grading import GradingPool, shared_pool
+from openrs.reward_config import RewardConfig
 from openrs.rewards.inputs import lengths, texts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from openrs.config import RewardConfig
+from openrs.reward_config import RewardConfig
 from openrs.rewards.inputs import lengths, texts
 
 
