@@ -42,6 +42,7 @@ REDACTED_DIR = "mlflow"
 EVAL_DIR = "eval"
 RANKS_DIR = "ranks"
 FINAL_DIR = "final"
+MODEL_CARD = "README.md"  # in the run folder and in final/ (openrs.model_card)
 SELECTION_JSON, SELECTION_MD, SELECTION_FIGURE = "selection.json", "selection.md", "degradation.png"
 # transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
 # trainer_state.json parses is complete (is_complete).

@@ -41,12 +41,13 @@ from openrs.run_folder import (
     is_complete,
     newest_checkpoint,
 )
+from openrs.run_metadata import eval_metric
 
 PRECURSORS = {
     "completions/clipped_ratio": "at length cap",
     "completions/mean_length": "mean length / cap",
     "kl": "KL",
-    "eval/average/non_english": "non-English (eval)",
+    eval_metric("average", "non_english"): "non-English (eval)",
 }
 
 

@@ -2,7 +2,7 @@
 current policy is evaluated on the eval preset's benchmarks on the main process; the other ranks wait.
 
 Results go to OUTPUT_DIR/eval/step-N/ (per_problem.jsonl, summary.csv, report.md; the tracking and selection
-code reads them) and into the trainer's log history (and so MLflow) as eval/<benchmark>/pass_at_1 with
+code reads them) and into the trainer's log history (and so MLflow) as benchmark/<benchmark>/pass_at_1 with
 pass_at_1_low and pass_at_1_high (the 95% interval), truncated, mean_tokens and non_english; <benchmark> is
 `average` for the mean over benchmarks, and a file's stem for a benchmark given as a path."""
 
@@ -18,6 +18,7 @@ from openrs.config import JobConfig
 from openrs.evaluation import evaluate, summarize, write_report
 from openrs.generation import trainer_generator
 from openrs.run_folder import eval_step_dir
+from openrs.run_metadata import eval_metric
 
 
 class StepwiseEvaluation(TrainerCallback):
@@ -49,5 +50,5 @@ class StepwiseEvaluation(TrainerCallback):
             name = Path(row["benchmark"]).stem if "/" in row["benchmark"] else row["benchmark"]
             keys = {"pass@1": "pass_at_1", "low": "pass_at_1_low", "high": "pass_at_1_high", "truncated": "truncated",
                     "mean_tokens": "mean_tokens", "non_english": "non_english"}  # fmt: skip
-            entry |= {f"eval/{name}/{ours}": row[theirs] for theirs, ours in keys.items() if theirs in row}
+            entry |= {eval_metric(name, ours): row[theirs] for theirs, ours in keys.items() if theirs in row}
         state.log_history.append(entry)

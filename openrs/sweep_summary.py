@@ -26,9 +26,10 @@ from omegaconf import DictConfig
 
 from openrs.report import COLUMNS, markdown, rows, runs_of
 from openrs.run_folder import ERROR_FILE, PARENT_FILE, RUN_FILE
-from openrs.tracking import distinctive, store_uri
+from openrs.run_metadata import EVAL_METRIC_PREFIX, distinctive, eval_metric
+from openrs.tracking import store_uri
 
-CURVE_KEY = "eval/average/pass_at_1"
+CURVE_KEY = eval_metric("average", "pass_at_1")
 
 
 def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:
@@ -80,7 +81,7 @@ def labels(runs: list) -> tuple[list[str], str]:
 
 
 def overlay(client, runs: list, path: Path) -> Path:
-    """sweep_curves.png: each job's step-wise score (eval/average/pass_at_1, else its only benchmark) by step."""
+    """sweep_curves.png: each job's step-wise score (benchmark/average/pass_at_1, else its only benchmark) by step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,7 +91,7 @@ def overlay(client, runs: list, path: Path) -> Path:
     names, shared = labels(runs)
     for run, name in zip(runs, names, strict=True):
         keys = [CURVE_KEY] if CURVE_KEY in run.data.metrics else sorted(
-            k for k in run.data.metrics if k.startswith("eval/") and k.endswith("/pass_at_1")
+            k for k in run.data.metrics if k.startswith(EVAL_METRIC_PREFIX) and k.endswith("/pass_at_1")
         )[:1]  # fmt: skip
         for key in keys:
             points = sorted((m.step, 100 * m.value) for m in client.get_metric_history(run.info.run_id, key))

@@ -24,7 +24,6 @@ import fcntl
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -47,9 +46,10 @@ from openrs.run_folder import (
     retired_journal,
     trial_spec,
 )
+from openrs.run_metadata import flatten, git_commit, run_name, ui_link
 
-# MLflow's UI opens an experiment with this tag in its model-training view (runs, metric charts); without it
-# MLflow 3 may open the GenAI view (traces, evaluations), which holds nothing of a training job.
+# Earlier MLflow 3 UIs open an experiment with this tag in the model-training view (runs, metric charts) instead
+# of the GenAI view (traces, evaluations); 3.17's follows the browser's choice or the link (run_metadata.ui_link).
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
@@ -82,45 +82,6 @@ def artifact_root(store: str) -> Path:
     """Where artifacts of a store live: mlartifacts/ beside a SQLite file, else in the working directory."""
     base = Path(store.removeprefix("sqlite:///")).parent if store.startswith("sqlite:///") else Path()
     return base.resolve() / "mlartifacts"
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config -> {"a.b.c": "value"}; lists as JSON, every value redacted and cut to MLflow's 6,000
-    characters."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = redact(json.dumps(value) if isinstance(value, list) else str(value))[:6000]
-    return flat
-
-
-def git_commit() -> str | None:
-    """Commit of the openrs checkout this code runs from (None for an installed wheel); + `-dirty` when
-    tracked files have uncommitted changes."""
-    repo = Path(__file__).resolve().parent.parent
-    if not (repo / ".git").exists():
-        return None
-    try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", str(repo), "diff", "--quiet", "HEAD"], capture_output=True)
-    except OSError:
-        return None
-    return commit.stdout.strip() + ("-dirty" if dirty.returncode else "") if commit.returncode == 0 else None
-
-
-def distinctive(overrides: list[str]) -> str:
-    """The overrides that tell a job apart from its siblings (not the experiment, output, resume or tracking),
-    without Hydra's escapes: `length=l2048 eval.benchmarks=[arithmetic:easy]`."""
-    skip = ("+experiment=", "hydra.", "+hydra.", "output_dir=", "resume=", "tracking")
-    return " ".join(re.sub(r"\\(.)", r"\1", o) for o in overrides if not o.startswith(skip))
-
-
-def run_name(job: JobConfig, overrides: list[str]) -> str:
-    """The job's name and its distinctive overrides, e.g. `exp2 length=l2048`."""
-    return f"{job.name} {distinctive(overrides)}".strip()[:250]
 
 
 @contextlib.contextmanager
@@ -262,6 +223,7 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
     RunLog(out).log_artifact(safe)
     action = "reattached to" if previous and not replaced else "logging to"
     print(f"openrs: {action} MLflow run {run_id} in {redact(uri)}", file=sys.stderr)
+    print(f"openrs: see it at {ui_link(uri, client.get_run(run_id).info.experiment_id, run_id)}", file=sys.stderr)
     if replaced:
         print(f"openrs: run {replaced.info.run_id} held steps after checkpoint {previous['step']} that this job "
               "repeats; it is deleted and replaced by this run", file=sys.stderr)  # fmt: skip

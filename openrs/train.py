@@ -20,6 +20,7 @@ from openrs.config import JobConfig
 from openrs.data import training_dataset
 from openrs.early_stop import EarlyStop
 from openrs.model import load_model, load_tokenizer
+from openrs.model_card import write_model_card
 from openrs.pruning import Pruning
 from openrs.rewards import build_rewards
 from openrs.run_folder import FINAL_DIR, RUN_FILE, resume_checkpoint, trial_spec
@@ -159,6 +160,12 @@ def build_trainer(job: JobConfig, callbacks=()):
     )
     main = trainer.accelerator.is_main_process
     out = Path(job.output_dir)
+
+    def model_card(**_) -> None:  # TRL calls this at each checkpoint; its card cannot name a model built here
+        if main:
+            write_model_card(job, out)
+
+    trainer.create_model_card = model_card
     if job.eval.every_steps is not None:
         trainer.add_callback(StepwiseEvaluation(job, trainer))
     trainer.add_callback(EarlyStop(job, main))
@@ -186,4 +193,6 @@ def train(job: JobConfig) -> Path | None:
         return None
     final = Path(job.output_dir) / FINAL_DIR
     trainer.save_model(str(final))
+    if trainer.accelerator.is_main_process:
+        write_model_card(job, final)
     return final

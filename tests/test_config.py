@@ -178,3 +178,15 @@ def test_every_yaml_says_what_it_is_and_how_to_run_it():
         lines = path.read_text().splitlines()
         header = next(line for line in lines if not line.startswith("# @package"))
         assert header.startswith("# ") and "Run: python -m openrs" in header, path
+
+
+def test_the_model_card_names_the_base_model(tmp_path):
+    from openrs.model_card import model_card
+
+    hub = model_card(load_job(compose_cfg("+experiment=exp3", "hardware=a40x4")))
+    assert "base_model: deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" in hub and "datasets:\n- knoveleng/open-rs" in hub
+    assert "1 x format + 2 x cosine" in hub and "at most 3584 tokens" in hub
+    local = model_card(load_job(compose_cfg("+experiment=smoke", f"model.name_or_path={tmp_path}", "model.tiny=null")))
+    assert f"the local model {tmp_path}" in local and "base_model" not in local
+    scaled = model_card(load_job(compose_cfg("+experiment=smoke", "model=r1_mini")))
+    assert "scaled-down copy of deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B's architecture" in scaled

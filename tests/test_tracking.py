@@ -21,6 +21,7 @@ from openrs.evaluation import ProblemResult, write_report
 from openrs.mlflow_server import healthy, serve
 from openrs.redaction import redact
 from openrs.run_folder import RUN_FILE, is_complete
+from openrs.run_metadata import ui_link
 from openrs.selection import select
 from openrs.tracking import RunLog, metric_key, start_run
 
@@ -58,6 +59,12 @@ def test_redact_covers_every_secret_name_pattern(monkeypatch, name):
 def test_metric_names_are_made_valid_for_mlflow():
     assert metric_key("eval/arithmetic:easy/pass@1") == "eval/arithmetic:easy/pass_1"
     assert metric_key("eval//data/x.jsonl/pass_at_1") == "eval/data/x.jsonl/pass_at_1"
+
+
+def test_the_run_link_asks_for_the_model_training_view():
+    page = "#/experiments/3/runs/abc/model-metrics?workflowType=machine_learning"
+    assert ui_link("http://host:5000/", "3", "abc") == f"http://host:5000/{page}"
+    assert ui_link("sqlite:////x/m.db", "3", "abc").startswith(f"http://127.0.0.1:5000/{page} (mlflow ui --backend")
 
 
 def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch):
@@ -253,7 +260,12 @@ def test_killed_and_resumed_run_has_every_step_once(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     run_id = json.loads((out / RUN_FILE).read_text())["run_id"]
     assert history(client, run_id, "loss") == list(range(1, 21))
-    assert history(client, run_id, "eval/average/pass_at_1") == [0, 10, 20]
+    assert history(client, run_id, "benchmark/average/pass_at_1") == [0, 10, 20]
+    # MLflow's UI groups a run's charts by the name before the last "/" and sorts the groups by name
+    # (getBaseChartAndSectionConfigs in its runs-charts.types.ts): the evaluation curves come first.
+    groups = sorted({k.rsplit("/", 1)[0] for k in client.get_run(run_id).data.metrics if "/" in k})
+    assert groups[0].startswith("benchmark/"), groups
+    assert f"runs/{run_id}/model-metrics?workflowType=machine_learning" in resumed.stderr
     assert client.get_run(run_id).info.status == "FINISHED"
     # Every point is the finished branch's: none from the steps after checkpoint-5 that the kill abandoned.
     state = json.loads((out / "checkpoint-20" / "trainer_state.json").read_text())
