@@ -58,7 +58,7 @@ class ScaledModelConfig(Schema):
     num_hidden_layers: int = Field(gt=0)
     """Transformer layers."""
     num_attention_heads: int = Field(gt=0)
-    """hidden_size / num_attention_heads >= 32 so that vLLM can load the model."""
+    """Attention heads; hidden_size / num_attention_heads >= 32 so that vLLM can load the model."""
     num_key_value_heads: int = Field(gt=0)
     """Key/value heads (grouped-query attention); divides num_attention_heads."""
     seed: int
@@ -137,7 +137,7 @@ class PromptConfig(Schema):
     @property
     def text(self) -> str:
         """The system prompt the model sees."""
-        return f"{self.system} {self.language_line}" if self.language_line else self.system
+        return " ".join(part for part in (self.system, self.language_line) if part)
 
 
 class LengthConfig(Schema):
@@ -164,11 +164,11 @@ class TrainerConfig(Schema):
     learning_rate: float = Field(gt=0)
     """Peak learning rate of AdamW."""
     lr_scheduler_type: Literal["cosine_with_min_lr", "cosine", "linear", "constant", "constant_with_warmup"]
-    """Learning-rate schedule after the warmup (transformers' names)."""
+    """Learning-rate schedule (transformers' names); `constant` ignores warmup_ratio."""
     min_lr_rate: float = Field(ge=0, le=1)
     """Floor of cosine_with_min_lr as a share of learning_rate."""
     warmup_ratio: float = Field(ge=0, lt=1)
-    """Share of max_steps over which the learning rate rises linearly from 0."""
+    """Share of max_steps over which the learning rate rises linearly from 0 (not under `constant`)."""
     max_steps: int = Field(gt=0)
     """Optimizer steps."""
     global_batch_size: int = Field(gt=0)
@@ -266,7 +266,7 @@ class EvalConfig(Schema):
 
 class TrackingConfig(Schema):
     uri: str | None
-    """MLflow tracking URI (sqlite:///file.db, relative to the working directory, or http://host:port);
+    """MLflow tracking URI (`sqlite:///file.db`, relative to the working directory, or `http://host:port`);
     null disables tracking."""
     experiment: str | None
     """MLflow experiment name; null uses the job's `name`."""
@@ -317,7 +317,8 @@ class JobConfig(Schema):
     name: str = Field(min_length=1)
     """Experiment name: MLflow experiment and output folder."""
     seed: int
-    """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout); data draws use data.seed."""
+    """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout), of step-wise evaluation's and
+    openrs.evaluate's sampling, and of curation's draws and judge; training-data draws use data.seed."""
     dry_run: bool
     """Validate, print the plan and write the resolved config, but load nothing."""
     resume: bool | str

@@ -20,7 +20,8 @@ The output of `python -m openrs.config_reference`, written from the field docstr
 the one place a knob is documented; do not edit by hand. The YAML files of this folder hold the values
 (defaults in `config.yaml`, options in the groups) and say what each preset is and why it picks a value. Change
 one value with `group.key=value`; `python -m openrs --cfg job` prints a composed job. The Hydra plugins' configs
-(`hydra/sweeper/`, `hydra/launcher/`) have no schema here: their YAML comments document them.
+(`hydra/sweeper/`, `hydra/launcher/`) have no schema here: their YAML comments document them, as curate.yaml's
+do for `shared_steps`, curation steps the presets name as `${shared_steps.NAME}`.
 """
 
 
@@ -67,8 +68,17 @@ def fields(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
                                                    for b in _BOUNDS if hasattr(m, b))  # fmt: skip
             rows.append((key, kind, " ".join((info.description or "").split())))
         for sub in subs:
-            rows += fields(sub, f"{key}[]" if typing.get_origin(info.annotation) is list else key)
+            # A list of several schemas (curation steps) labels each by the value that picks it: steps[dedupe].
+            tag = _discriminator(sub) if len(subs) > 1 else ""
+            rows += fields(sub, f"{key}[{tag}]" if typing.get_origin(info.annotation) is list else key)
     return rows
+
+
+def _discriminator(model: type[BaseModel]) -> str:
+    """The one value of the schema's first field when it is a one-value Literal (a step's `step`), else ""."""
+    first = next(iter(model.model_fields.values())).annotation
+    values = typing.get_args(first) if typing.get_origin(first) is typing.Literal else ()
+    return str(values[0]) if len(values) == 1 else ""
 
 
 SCHEMAS: list[tuple[str, type[BaseModel], str]] = [

@@ -75,7 +75,7 @@ class DifficultyStep(Schema):
     batch_size: int = Field(gt=0)
     """Sequences per generate call of the transformers backend."""
     bands: dict[str, tuple[float, float]] = Field(min_length=1)
-    """Level name -> [low, high] pass rate, both inclusive, e.g. {hard: [0.0, 0.75], easy: [0.75, 1.0]}."""
+    """Level name -> [low, high] pass rate, both inclusive, e.g. {hard: [0.0, 0.75], easy: [1.0, 1.0]}."""
 
     @model_validator(mode="after")
     def _bands(self) -> DifficultyStep:

@@ -129,7 +129,8 @@ class AutoHardware(BaseModel):
     layouts: dict[int, str] = Field(min_length=1)
     """Fewest GPUs -> the hardware preset used from that many GPUs up; a colocate preset takes every GPU found."""
     cpu_max_parameters: float = Field(gt=0)
-    """With no GPU, models of at most this many parameters train on hardware=cpu; larger ones are refused."""
+    """With no GPU, models of at most this many parameters train on hardware=cpu; larger ones, and ones of unknown
+    size, are refused."""
 
 
 def detect_gpus() -> tuple[int, str]:
@@ -152,9 +153,10 @@ def detect_gpus() -> tuple[int, str]:
 
 
 def resolve_auto(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The composed job with `hardware: {auto: ...}` replaced by the preset chosen for this machine (other jobs
-    unchanged), and the reason to refuse the job, if any: no GPU and a model too large (or of unknown size) for a
-    CPU. The caller raises it after the rest of the job validated, so a typo is reported before hardware."""
+    """The composed job with `hardware: {auto: ...}` replaced by the preset chosen for this machine, merged over
+    the network settings every preset shares (other jobs unchanged), and the reason to refuse the job, if any: no
+    GPU and a model too large (or of unknown size) for a CPU. The caller raises it after the rest of the job
+    validated, so a typo is reported before hardware."""
     hardware = raw.get("hardware")
     if not isinstance(hardware, dict) or "auto" not in hardware:
         return raw, None

@@ -12,6 +12,7 @@ that read or write one of these take the name from here.
       eval/step-N/           the step-wise evaluation after step N (openrs.stepwise_evaluation): per_problem.jsonl,
                              summary.csv, report.md
       ranks/                 each launched rank's output (openrs.launch)
+      README.md              the model card (openrs.model_card); final/ and a registered checkpoint have theirs
       final/                 the model after the last step (openrs.train)
       selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)
       preempted              SIGTERM stopped training after a checkpoint (openrs.training_rank, openrs.launch)

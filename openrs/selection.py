@@ -26,6 +26,7 @@ from openrs import CONF_DIR
 from openrs.config import JobConfig
 from openrs.degradation import Degradation, analyse, load_run
 from openrs.model import model_path
+from openrs.model_card import write_model_card
 from openrs.run_folder import (
     COMPLETE_MARKER,
     JOB_FILE,
@@ -189,6 +190,7 @@ def _track(run_dir: Path, job: JobConfig, s: Selection, files: list[Path]) -> No
     # The weights go into the run's artifacts and the registry points at them there (runs:/...): an MLflow server
     # refuses a model version whose source is a path on the job's machine.
     artifact = f"checkpoints/{checkpoint.name}"
+    write_model_card(job, checkpoint, checkpoint_step(checkpoint))  # the registered model names its base model
     for path in model_files(checkpoint):
         log.log_artifact(path, artifact)
     name = job.tracking.registered_model or job.tracking.experiment or job.name

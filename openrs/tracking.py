@@ -176,7 +176,9 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
         if previous and not replaced:
             run_id = previous["run_id"]
             client.update_run(run_id, status="RUNNING")
-            if "openrs.error" in client.get_run(run_id).data.tags:  # the attempt it continues failed; this one may not
+            run = client.get_run(run_id)
+            experiment = run.info.experiment_id
+            if "openrs.error" in run.data.tags:  # the attempt it continues failed; this one may not
                 client.delete_tag(run_id, "openrs.error")
         else:
             experiment = _experiment_id(client, job.tracking.experiment or job.name, uri)
@@ -223,7 +225,7 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
     RunLog(out).log_artifact(safe)
     action = "reattached to" if previous and not replaced else "logging to"
     print(f"openrs: {action} MLflow run {run_id} in {redact(uri)}", file=sys.stderr)
-    print(f"openrs: see it at {ui_link(uri, client.get_run(run_id).info.experiment_id, run_id)}", file=sys.stderr)
+    print(f"openrs: see it at {ui_link(uri, experiment, run_id)}", file=sys.stderr)
     if replaced:
         print(f"openrs: run {replaced.info.run_id} held steps after checkpoint {previous['step']} that this job "
               "repeats; it is deleted and replaced by this run", file=sys.stderr)  # fmt: skip

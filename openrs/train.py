@@ -163,7 +163,7 @@ def build_trainer(job: JobConfig, callbacks=()):
 
     def model_card(**_) -> None:  # TRL calls this at each checkpoint; its card cannot name a model built here
         if main:
-            write_model_card(job, out)
+            write_model_card(job, out, trainer.state.global_step, weights_here=False)
 
     trainer.create_model_card = model_card
     if job.eval.every_steps is not None:
@@ -194,5 +194,5 @@ def train(job: JobConfig) -> Path | None:
     final = Path(job.output_dir) / FINAL_DIR
     trainer.save_model(str(final))
     if trainer.accelerator.is_main_process:
-        write_model_card(job, final)
+        write_model_card(job, final, trainer.state.global_step)
     return final

@@ -57,8 +57,8 @@ def test_redact_covers_every_secret_name_pattern(monkeypatch, name):
 
 
 def test_metric_names_are_made_valid_for_mlflow():
-    assert metric_key("eval/arithmetic:easy/pass@1") == "eval/arithmetic:easy/pass_1"
-    assert metric_key("eval//data/x.jsonl/pass_at_1") == "eval/data/x.jsonl/pass_at_1"
+    assert metric_key("benchmark/arithmetic:easy/pass@1") == "benchmark/arithmetic:easy/pass_1"
+    assert metric_key("benchmark//data/x.jsonl/pass_at_1") == "benchmark/data/x.jsonl/pass_at_1"
 
 
 def test_the_run_link_asks_for_the_model_training_view():
@@ -319,7 +319,8 @@ def registered_weights(client: MlflowClient, tmp_path: Path, name: str, alias: s
     version = client.get_model_version_by_alias(name, alias)
     files = Path(download_artifacts(version.source, dst_path=str(tmp_path / f"download-{version.version}"),
                                     tracking_uri=client.tracking_uri))  # fmt: skip
-    assert sorted(p.name for p in files.iterdir()) == ["model.safetensors"]  # no optimizer state
+    assert sorted(p.name for p in files.iterdir()) == ["README.md", "model.safetensors"]  # no optimizer state
+    assert "by openrs, from openrs's tiny model" in (files / "README.md").read_text()  # the card names its base
     return (files / "model.safetensors").read_text()
 
 
