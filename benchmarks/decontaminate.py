@@ -2,7 +2,7 @@
 
     python benchmarks/decontaminate.py --rounds 3
 
-The shipped DeepScaleR-Preview copy (40,315 rows; openrs/train_data) is matched against AIME24, AMC23,
+The shipped DeepScaleR-Preview copy (40,315 rows; openrs/data/training) is matched against AIME24, AMC23,
 MATH-500, Minerva-Math and OlympiadBench (1,517 problems) as conf/curate/deepscaler_local.yaml does: exact
 match up to case, spacing, punctuation and LaTeX layout (openrs.curate.normalized), then word 8-grams with a 0.5
 overlap threshold. Building the benchmark index is timed apart from matching the rows.
@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
-from openrs.curate import BenchmarkIndex, decontaminate, read_source
-from openrs.curate_config import CurateSource, DecontaminateStep
+from openrs.config.curate import CurateSource, DecontaminateStep
+from openrs.curate.pipeline import BenchmarkIndex, decontaminate, read_source
 
 FIVE = ["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]
 

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from openrs.degradation import analyse, simulate_benchmarks, simulate_run
+from openrs.selection.degradation import analyse, simulate_benchmarks, simulate_run
 
 OUTSIDE = {  # label: (problems, k, difficulty)
     "30 problems, Beta(0.3, 5), k = 1": (30, 1, (0.3, 5)),

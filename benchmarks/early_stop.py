@@ -24,7 +24,7 @@ import statistics
 
 import numpy as np
 
-from openrs.degradation import analyse, simulate_benchmarks
+from openrs.selection.degradation import analyse, simulate_benchmarks
 
 CURVE_STEPS = list(range(0, 501, 50))
 EXP1 = {

@@ -34,10 +34,10 @@ import sys
 import time
 from pathlib import Path
 
-from openrs.grading_mutations import written
+from openrs.grading.mutations import written
 
 BATCH = 72  # completions in one optimizer step of the paper
-EVAL_DATA = Path(__file__).resolve().parents[1] / "openrs" / "eval_data"
+EVAL_DATA = Path(__file__).resolve().parents[1] / "openrs" / "data" / "benchmarks"
 
 
 def reasoning(rng: random.Random) -> str:
@@ -144,8 +144,8 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from openrs import CONF_DIR
-    from openrs.answers import prediction_of, prepare_gold
-    from openrs.config import load_job
+    from openrs.config.job import load_job
+    from openrs.grading.answers import prediction_of, prepare_gold
     from openrs.rewards import build_rewards
     from openrs.rewards.correctness import pool_for
 

@@ -18,8 +18,7 @@ import sys
 import time
 
 from openrs.gold_check import default_grading
-from openrs.grading import GradingPool
-from openrs.grading_mutations import (
+from openrs.grading.mutations import (
     MUTATIONS,
     REWRITES,
     benchmark_golds,
@@ -29,6 +28,7 @@ from openrs.grading_mutations import (
     grade_cases,
     unparseable,
 )
+from openrs.grading.pool import GradingPool
 
 
 def main() -> int:

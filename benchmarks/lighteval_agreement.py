@@ -2,7 +2,7 @@
 
     python benchmarks/lighteval_agreement.py --lighteval-python /tmp/lighteval-venv/bin/python
 
-Builds R1-style completions for every problem of the five shipped benchmarks (openrs/eval_data): reasoning
+Builds R1-style completions for every problem of the five shipped benchmarks (openrs/data/benchmarks): reasoning
 that restates the problem (its numbers and LaTeX are what a fallback extraction can pick up), closed by
 `</think>`, then one of VARIANTS: the right or a wrong answer boxed, the paper template's last line, the
 answer in prose without a box, a first box corrected by a second, a reasoning cut off before any answer.
@@ -88,9 +88,9 @@ def grade_openrs(seed: int, limit: int | None) -> tuple[list[dict], float]:
     from transformers import AutoTokenizer
 
     from openrs import CONF_DIR
-    from openrs.config import load_job
-    from openrs.evaluation import SHIPPED_NAMES, Sample, evaluate, load_benchmark
-    from openrs.paper_protocol import paper_gold
+    from openrs.config.job import load_job
+    from openrs.evaluation.harness import SHIPPED_NAMES, Sample, evaluate, load_benchmark
+    from openrs.grading.paper_protocol import paper_gold
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         job = load_job(compose("config", overrides=["output_dir=/tmp/lighteval-agreement", "eval=paper"]))

@@ -17,9 +17,9 @@ import argparse
 
 def main_thread_accuracy(prompts, completions, completion_ids=None, *, answer, **_) -> list[float | None]:
     """openrs's accuracy reward, graded in this thread with no worker, time bound or cache."""
-    from openrs.answers import prediction_of, prepare_gold
-    from openrs.grading import SCORES
-    from openrs.grading_worker import verdict
+    from openrs.grading.answers import prediction_of, prepare_gold
+    from openrs.grading.pool import SCORES
+    from openrs.grading.worker import verdict
     from openrs.rewards.inputs import texts
 
     golds = [prepare_gold(a) for a in answer]
@@ -37,11 +37,11 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     from openrs import CONF_DIR
-    from openrs.config import load_job
-    from openrs.data import training_dataset
-    from openrs.model import load_model, load_tokenizer
+    from openrs.config.job import load_job
+    from openrs.data.dataset import training_dataset
+    from openrs.model.loading import load_model, load_tokenizer
     from openrs.rewards import build_rewards
-    from openrs.train import grpo_kwargs
+    from openrs.train.recipe import grpo_kwargs
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         job = load_job(compose("config", overrides=[*args.overrides, f"output_dir={args.output_dir}"]))

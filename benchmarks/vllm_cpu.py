@@ -26,10 +26,10 @@ def main() -> None:
 
     from conftest import compose_cfg
 
-    from openrs.config import load_job
-    from openrs.evaluation import evaluate
-    from openrs.generation import TransformersGenerator, VLLMGenerator
-    from openrs.model import load_model, load_tokenizer, model_path
+    from openrs.config.job import load_job
+    from openrs.evaluation.backends import TransformersGenerator, VLLMGenerator
+    from openrs.evaluation.harness import evaluate
+    from openrs.model.loading import load_model, load_tokenizer, model_path
 
     job = load_job(compose_cfg("+experiment=smoke"))
     tokenizer = load_tokenizer(job)

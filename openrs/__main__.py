@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, JobConfig, load_job
+from openrs.config.job import ConfigError, JobConfig, load_job
 from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, resume_checkpoint
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
@@ -71,11 +71,11 @@ def main(cfg: DictConfig) -> float | None:
         if job.hardware.accelerator == "cpu" and job.hardware.vllm_mode is not None:
             raise ConfigError(CPU_VLLM_CANNOT_TRAIN[job.hardware.vllm_mode])
         if not job.dry_run:
-            from openrs.model_source import check_available
+            from openrs.model.source import check_available
 
             check_available(job.model)  # before the run folder and the MLflow run, in seconds
             if job.hardware.accelerator == "gpu":
-                from openrs.launch import visible_gpus
+                from openrs.train.launch import visible_gpus
 
                 visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
         resume_checkpoint(job)  # a resume target without a complete checkpoint
@@ -103,7 +103,7 @@ def main(cfg: DictConfig) -> float | None:
             sys.exit(code)  # preempted: the whole sweep stops too, to be requeued
         if code:
             _fail(RuntimeError(f"the training processes exited with code {code}; their output is above"), code)
-        from openrs.selection import select
+        from openrs.selection.checkpoint import select
 
         selection = select(out)
         if (out / PRUNED_MARKER).exists():
@@ -139,7 +139,7 @@ def _open_run(job: JobConfig):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from openrs.tracking import RunLog, resumed_status, start_run
+    from openrs.tracking.run_log import RunLog, resumed_status, start_run
 
     hydra_cfg = HydraConfig.get()
     sweep = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
@@ -187,10 +187,10 @@ def _train(job: JobConfig) -> int:
     """Run the job in this process or as launched ranks; 0 when it finished, job.requeue_exit_code when
     preempted, another exit code when the ranks failed."""
     if job.hardware.launched:
-        from openrs.launch import launch
+        from openrs.train.launch import launch
 
         return launch(job, Path(job.output_dir) / JOB_FILE)
-    from openrs.train import train
+    from openrs.train.recipe import train
 
     return 0 if train(job) is not None else job.requeue_exit_code
 

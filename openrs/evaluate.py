@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, JobConfig, load_job
+from openrs.config.job import ConfigError, JobConfig, load_job
 
 
 def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
@@ -24,8 +24,8 @@ def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
     machine, or on a CPU each of hardware.num_processes engines, serves a shard of the prompts; contexts up to the
     prompt cap + max_new_tokens), else transformers (batch_size sequences per generate call); call close() when
     done."""
-    from openrs.generation import DataParallelVLLMGenerator, TransformersGenerator, VLLMGenerator
-    from openrs.model import load_model, load_tokenizer, model_path
+    from openrs.evaluation.backends import DataParallelVLLMGenerator, TransformersGenerator, VLLMGenerator
+    from openrs.model.loading import load_model, load_tokenizer, model_path
 
     tokenizer = load_tokenizer(job)
     hw = job.hardware
@@ -53,14 +53,14 @@ def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
 def main(cfg: DictConfig) -> None:
     try:
         job = load_job(cfg)
-        from openrs.evaluation import load_benchmark
+        from openrs.evaluation.harness import load_benchmark
 
         for name in job.eval.benchmarks:  # a bad file fails here, before the model loads
             load_benchmark(name)
     except ConfigError as err:
         print(f"openrs.evaluate: {err}", file=sys.stderr)
         sys.exit(2)
-    from openrs.evaluation import evaluate, write_report
+    from openrs.evaluation.harness import evaluate, write_report
 
     generate, tokenizer, close = generator(job, job.eval.max_new_tokens, job.eval.batch_size)
     try:

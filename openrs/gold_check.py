@@ -18,9 +18,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from openrs import CONF_DIR
-from openrs.answers import prediction_of, prepare_gold
-from openrs.grading import GradingPool
-from openrs.reward_config import GradingParams
+from openrs.config.reward import GradingParams
+from openrs.grading.answers import prediction_of, prepare_gold
+from openrs.grading.pool import GradingPool
 
 ID_KEYS = ("id", "unique_id", "idx", "index")
 

@@ -65,8 +65,8 @@ def markdown(table: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     from mlflow import MlflowClient
 
-    from openrs.selection import default_tracking_uri
-    from openrs.tracking import store_uri
+    from openrs.selection.checkpoint import default_tracking_uri
+    from openrs.tracking.run_log import store_uri
 
     parser = argparse.ArgumentParser(prog="python -m openrs.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("target", help="experiment name, sweep parent run id, or run id")

@@ -15,7 +15,7 @@ that read or write one of these take the name from here.
       README.md              the model card (openrs.model_card); final/ and a registered checkpoint have theirs
       final/                 the model after the last step (openrs.train)
       selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)
-      preempted              SIGTERM stopped training after a checkpoint (openrs.training_rank, openrs.launch)
+      preempted              SIGTERM stopped training after a checkpoint (openrs.train, openrs.launch)
       pruned                 the Optuna study pruned the job (openrs.pruning)
       error.txt              a failed job's error, in a sweep (openrs.sweep_summary)
     SWEEP_DIR/mlflow_parent.json   the sweep's parent MLflow run (openrs.tracking)
@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from openrs.errors import ConfigError
+from openrs.config.errors import ConfigError
 
 if TYPE_CHECKING:
-    from openrs.config import JobConfig
+    from openrs.config.job import JobConfig
 
 JOB_FILE = "job.yaml"
 RUN_FILE = "mlflow_run.json"

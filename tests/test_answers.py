@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from openrs.answers import boxed_contents, normalize_expression, prediction_of, prepare_gold, split_top_level
-from openrs.grading import GradingPool
-from openrs.grading_worker import verdict
+from openrs.grading.answers import boxed_contents, normalize_expression, prediction_of, prepare_gold, split_top_level
+from openrs.grading.pool import GradingPool
+from openrs.grading.worker import verdict
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +215,8 @@ def test_pool_counts_outcomes(pool):
 
 
 POOL_SCRIPT = """
-from openrs.answers import prepare_gold
-from openrs.grading import GradingPool
+from openrs.grading.answers import prepare_gold
+from openrs.grading.pool import GradingPool
 
 pool = GradingPool(1, 3.0, 4096, 2000)
 print(pool.grade([(prepare_gold("5"), "5")]))
@@ -266,7 +266,7 @@ def test_pool_that_cannot_start_raises_a_clear_error(tmp_path):
 def test_every_gold_answer_of_the_shipped_benchmarks_grades_correct_against_itself(tmp_path):
     """`python -m openrs.gold_check` as the README gives it, on the five benchmarks openrs ships; a file with a gold
     answer grading cannot read fails it, so the check has teeth."""
-    shipped = sorted((Path(__file__).resolve().parent.parent / "openrs" / "eval_data").glob("*.jsonl"))
+    shipped = sorted((Path(__file__).resolve().parent.parent / "openrs" / "data" / "benchmarks").glob("*.jsonl"))
     assert len(shipped) == 5
     proc = subprocess.run([sys.executable, "-m", "openrs.gold_check", *map(str, shipped)], capture_output=True,
                           text=True, timeout=600)  # fmt: skip

@@ -117,8 +117,8 @@ def test_a_bad_data_row_stops_the_job_before_its_run_opens(tmp_path):
 
 def finished_run(tmp_path: Path) -> tuple[Path, MlflowClient, str]:
     """A run folder with a checkpoint whose tracked run FINISHED, as a completed job leaves it."""
-    from openrs.config import load_job
-    from openrs.tracking import RunLog, start_run
+    from openrs.config.job import load_job
+    from openrs.tracking.run_log import RunLog, start_run
 
     run, uri = tmp_path / "run", f"sqlite:///{tmp_path}/mlflow.db"
     job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri={uri}", output_dir=str(run)))
@@ -177,7 +177,7 @@ def test_non_editable_install_finds_its_configs(tmp_path):
     )
     (wheel,) = wheels.glob("openrs-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "openrs/conf/experiment/exp3.yaml" in names and "openrs/eval_data/amc23.jsonl" in names
+    assert "openrs/conf/experiment/exp3.yaml" in names and "openrs/data/benchmarks/amc23.jsonl" in names
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],

@@ -6,9 +6,9 @@ import pytest
 from conftest import compose_cfg
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, load_job
-from openrs.hardware import plan_batch
-from openrs.train import grpo_kwargs
+from openrs.config.hardware import plan_batch
+from openrs.config.job import ConfigError, load_job
+from openrs.train.recipe import grpo_kwargs
 
 
 def options(group: str) -> list[str]:
@@ -183,7 +183,7 @@ def test_every_yaml_says_what_it_is_and_how_to_run_it():
 
 
 def test_the_model_card_names_the_base_model(tmp_path):
-    from openrs.model_card import model_card
+    from openrs.model.card import model_card
 
     hub = model_card(load_job(compose_cfg("+experiment=exp3", "hardware=a40x4")), 150, weights_here=True)
     assert "base_model: deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" in hub and "datasets:\n- knoveleng/open-rs" in hub

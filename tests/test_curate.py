@@ -11,11 +11,21 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config import ConfigError, DataSource, load_job
-from openrs.curate import answered, boxed, curate, decontaminate, dedupe, load_curate, mix, normalized, read_source
-from openrs.curate_config import BoxedStep, CurateSource, DecontaminateStep, DedupeStep, MixCount, MixStep
-from openrs.data import load_rows
-from openrs.data_files import CURATED_FILE
+from openrs.config.curate import BoxedStep, CurateSource, DecontaminateStep, DedupeStep, MixCount, MixStep
+from openrs.config.job import ConfigError, DataSource, load_job
+from openrs.curate.pipeline import (
+    answered,
+    boxed,
+    curate,
+    decontaminate,
+    dedupe,
+    load_curate,
+    mix,
+    normalized,
+    read_source,
+)
+from openrs.data.dataset import load_rows
+from openrs.data.files import CURATED_FILE
 
 DEEPSCALER = CurateSource(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
                           answer_column="answer", solution_column=None)  # fmt: skip
@@ -217,7 +227,7 @@ def test_curate_steps_out_of_order_name_the_fix(edit, message):
 
 @pytest.mark.slow
 def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(tmp_path):
-    from openrs.tiny import tiny_model_path
+    from openrs.model.tiny import tiny_model_path
 
     judge = tiny_model_path(load_job(compose_cfg("+experiment=smoke")).model.tiny)  # built once, shared
 
@@ -249,8 +259,8 @@ def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(t
         assert step["rows_in"] - dropped == step["rows_out"] == len((outs[0] / step["output"]).read_text().splitlines())
         rows = step["rows_out"]
     assert manifest["output"]["rows"] == rows == 8
-    from openrs.config import DataSource
-    from openrs.data import load_rows
+    from openrs.config.job import DataSource
+    from openrs.data.dataset import load_rows
 
     curated = load_rows(DataSource(path=str(outs[0]), split="train", count=None, fraction=None), "problem", "answer")
     assert len(curated) == 8 and all(r["level"] == "hard" for r in curated)  # the data group reads the folder

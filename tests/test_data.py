@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import compose_cfg
 
-from openrs.arithmetic import problems
-from openrs.config import ConfigError, DataConfig, load_job
-from openrs.curate import read_source
-from openrs.curate_config import CurateSource
-from openrs.data import build_mix, render_prompts
-from openrs.launch import accelerate_command
+from openrs.config.curate import CurateSource
+from openrs.config.job import ConfigError, DataConfig, load_job
+from openrs.curate.pipeline import read_source
+from openrs.data.arithmetic import problems
+from openrs.data.dataset import build_mix, render_prompts
+from openrs.model.tiny import build_tokenizer
 from openrs.run_folder import newest_checkpoint
-from openrs.tiny import build_tokenizer
+from openrs.train.launch import accelerate_command
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
@@ -208,15 +208,16 @@ def test_a_malformed_line_is_named_by_file_and_line(tmp_path):
 
 
 def test_a_hub_row_without_problem_text_is_refused_when_it_loads(tmp_path, monkeypatch):
-    import openrs.data
+    import openrs.data.dataset
 
-    monkeypatch.setattr(openrs.data, "source_rows", lambda path, split: GOOD[:3] + [{"problem": None, "answer": "1"}])
+    bad = GOOD[:3] + [{"problem": None, "answer": "1"}]
+    monkeypatch.setattr(openrs.data.dataset, "source_rows", lambda path, split: bad)
     with pytest.raises(ConfigError, match="owner/set row 4: 'problem' is None"):
         build_mix(mix({"path": "owner/set"}))
 
 
 def test_a_file_name_with_an_unknown_suffix_is_never_taken_for_a_hub_id(tmp_path, monkeypatch):
-    from openrs.data_files import is_hub_id
+    from openrs.data.files import is_hub_id
 
     monkeypatch.chdir(tmp_path)
     assert is_hub_id("owner/name") and is_hub_id("AI-MO/NuminaMath-1.5")
@@ -239,11 +240,11 @@ def test_accelerate_command_for_the_paper_node(tmp_path):
     assert args["--mixed_precision"] == "bf16"
     assert args["--deepspeed_config_file"].endswith("conf/deepspeed/zero2.json")
     assert Path(args["--deepspeed_config_file"]).is_file()
-    assert cmd[-3:] == ["-m", "openrs.training_rank", str(tmp_path / "job.yaml")]
+    assert cmd[-3:] == ["-m", "openrs.train", str(tmp_path / "job.yaml")]
 
 
 def test_jobs_use_the_gpus_they_were_given(tmp_path, monkeypatch):
-    from openrs.launch import visible_gpus, with_ports
+    from openrs.train.launch import visible_gpus, with_ports
 
     job = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", output_dir=str(tmp_path)))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")  # a GPU slot or a SLURM allocation

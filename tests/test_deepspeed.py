@@ -8,9 +8,9 @@ import pytest
 from conftest import compose_cfg, run_openrs
 from mlflow import MlflowClient
 
-from openrs.config import load_job
-from openrs.launch import accelerate_command
-from openrs.train import grpo_kwargs
+from openrs.config.job import load_job
+from openrs.train.launch import accelerate_command
+from openrs.train.recipe import grpo_kwargs
 
 NO_DEEPSPEED = importlib.util.find_spec("deepspeed") is None
 

@@ -6,9 +6,17 @@ import random
 import pytest
 from conftest import compose_cfg, run_openrs
 
-from openrs.config import ConfigError, load_job
-from openrs.estimators import bootstrap_interval, half_width, majority_correct, pass_at_k, samples_needed
-from openrs.evaluation import SHIPPED_NAMES, ProblemResult, Sample, evaluate, load_benchmark, summarize, write_report
+from openrs.config.job import ConfigError, load_job
+from openrs.evaluation.estimators import bootstrap_interval, half_width, majority_correct, pass_at_k, samples_needed
+from openrs.evaluation.harness import (
+    SHIPPED_NAMES,
+    ProblemResult,
+    Sample,
+    evaluate,
+    load_benchmark,
+    summarize,
+    write_report,
+)
 
 
 def test_pass_at_k_hand_computed():

@@ -6,8 +6,8 @@ import re
 import pytest
 from conftest import compose_cfg
 
-from openrs.config import load_job
-from openrs.evaluation import load_benchmark
+from openrs.config.job import load_job
+from openrs.evaluation.harness import load_benchmark
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.correctness import pool_for
 from openrs.rewards.structure import has_tags

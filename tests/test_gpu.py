@@ -70,10 +70,10 @@ def test_vllm_server(tmp_path):
 
 def test_vllm_and_transformers_give_the_same_greedy_answers():
     """The two evaluation backends on the tiny model, greedy, held-out arithmetic: same answers."""
-    from openrs.config import load_job
-    from openrs.evaluation import evaluate
-    from openrs.generation import TransformersGenerator, VLLMGenerator
-    from openrs.model import load_model, load_tokenizer, model_path
+    from openrs.config.job import load_job
+    from openrs.evaluation.backends import TransformersGenerator, VLLMGenerator
+    from openrs.evaluation.harness import evaluate
+    from openrs.model.loading import load_model, load_tokenizer, model_path
 
     job = load_job(compose_cfg("+experiment=smoke", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]"))
     tokenizer = load_tokenizer(job)
@@ -86,9 +86,9 @@ def test_vllm_and_transformers_give_the_same_greedy_answers():
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="data parallel evaluation needs 2 GPUs")
 def test_data_parallel_evaluation_keeps_prompt_order():
-    from openrs.config import load_job
-    from openrs.generation import DataParallelVLLMGenerator, VLLMGenerator
-    from openrs.model import model_path
+    from openrs.config.job import load_job
+    from openrs.evaluation.backends import DataParallelVLLMGenerator, VLLMGenerator
+    from openrs.model.loading import model_path
 
     job = load_job(compose_cfg("+experiment=smoke"))
     engine = dict(path=model_path(job), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0,

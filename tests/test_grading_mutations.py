@@ -5,10 +5,10 @@ import random
 
 import pytest
 
-from openrs.grading import GradingPool
-from openrs.grading_mutations import benchmark_golds, cases_for, deepscaler_golds, failures, grade_cases
+from openrs.grading.mutations import benchmark_golds, cases_for, deepscaler_golds, failures, grade_cases
+from openrs.grading.pool import GradingPool
 
-# Rows behind each class of false positive found so far, by benchmark (row = line in openrs/eval_data).
+# Rows behind each class of false positive found so far, by benchmark (row = line in openrs/data/benchmarks).
 KNOWN = {
     "math500": [30, 127, 166, 176, 257],  # 52_8 (a base), 4210_{5}, units with a second value, .0000672
     "minerva_math": [1, 64, 132, 261],  # 4.5e33, an ODE (dx/dt read as 0), one that times out, \hbar...

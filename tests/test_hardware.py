@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import compose_cfg, run_openrs
 
-from openrs.config import ConfigError, load_job
+from openrs.config.job import ConfigError, load_job
 
 
 def fake_gpus(bin_dir, n: int | None) -> str:

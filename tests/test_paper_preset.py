@@ -12,8 +12,8 @@ import dataclasses
 import pytest
 from conftest import compose_cfg
 
-from openrs.config import load_job
-from openrs.train import grpo_kwargs
+from openrs.config.job import load_job
+from openrs.train.recipe import grpo_kwargs
 
 # Paper-era value of every field that shapes training. Fields the paper-era TRL did not have carry the value that
 # reproduces its behaviour (the feature off); comments say where the value comes from when it is not Table 5.

@@ -9,9 +9,9 @@ import json
 import pytest
 from conftest import compose_cfg
 
-from openrs.config import load_job
-from openrs.evaluation import Sample, evaluate, load_benchmark, write_report
-from openrs.paper_protocol import MATH_QUERY_TEMPLATE, PaperGold, paper_gold, paper_prompt, paper_verdict
+from openrs.config.job import load_job
+from openrs.evaluation.harness import Sample, evaluate, load_benchmark, write_report
+from openrs.grading.paper_protocol import MATH_QUERY_TEMPLATE, PaperGold, paper_gold, paper_prompt, paper_verdict
 
 
 def test_prompt_is_the_template_alone_in_the_r1_chat_template(shared_data):

@@ -102,7 +102,7 @@ def test_every_command_points_at_a_main_function():
 
 
 def test_every_knob_is_documented_in_its_schema_and_the_reference_is_current():
-    from openrs.config_reference import SCHEMAS, fields, reference
+    from openrs.config.reference import SCHEMAS, fields, reference
 
     undocumented = [key for _, model, prefix in SCHEMAS for key, _, doc in fields(model, prefix) if not doc]
     assert not undocumented, f"give these fields a docstring in their schema: {undocumented}"

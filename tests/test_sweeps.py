@@ -233,7 +233,7 @@ def test_gpu_slots_must_fit_the_node():
 
 
 def test_load_sweep_names_what_it_was_given(tmp_path):
-    from openrs.sweep_summary import load_sweep
+    from openrs.tracking.sweep_summary import load_sweep
 
     with pytest.raises(ValueError, match="has no mlflow_parent.json: not the folder of a tracked sweep"):
         load_sweep(tmp_path)
@@ -308,7 +308,7 @@ def test_a_value_given_on_the_command_line_is_not_searched(tmp_path):
 
 def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
     from openrs.run_folder import ERROR_FILE
-    from openrs.sweep_summary import close_dead_runs, summary
+    from openrs.tracking.sweep_summary import close_dead_runs, summary
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
@@ -377,7 +377,7 @@ def test_slurm_time_limit_warning_checkpoints_then_requeues(tmp_path):
 def test_a_trial_job_prunes_with_the_sweepers_pruner(tmp_path):
     import optuna
 
-    from openrs.pruning import trial_of
+    from openrs.selection.pruning import trial_of
 
     storage = f"sqlite:///{tmp_path}/optuna.db"
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
@@ -445,7 +445,7 @@ def test_two_sweepers_reclaiming_one_trial_run_its_parameters_once(tmp_path):
 
 
 def test_the_children_of_a_launched_job_ignore_slurms_warning():
-    from openrs.launch import _start
+    from openrs.train.launch import _start
 
     child = _start([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGUSR2)"], dict(os.environ),
                    "child")  # fmt: skip

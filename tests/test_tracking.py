@@ -15,15 +15,15 @@ from conftest import REPO, compose_cfg, run_openrs
 from mlflow import MlflowClient
 from transformers import TrainerControl, TrainerState
 
-from openrs.config import TrackingConfig, load_job
-from openrs.degradation import simulate_run
-from openrs.evaluation import ProblemResult, write_report
-from openrs.mlflow_server import healthy, serve
-from openrs.redaction import redact
+from openrs.config.job import TrackingConfig, load_job
+from openrs.evaluation.harness import ProblemResult, write_report
 from openrs.run_folder import RUN_FILE, is_complete
-from openrs.run_metadata import ui_link
-from openrs.selection import select
-from openrs.tracking import RunLog, metric_key, start_run
+from openrs.selection.checkpoint import select
+from openrs.selection.degradation import simulate_run
+from openrs.tracking.metadata import ui_link
+from openrs.tracking.redaction import redact
+from openrs.tracking.run_log import RunLog, metric_key, start_run
+from openrs.tracking.server import healthy, serve
 
 SECRET = "hf_abcdefSECRET12345"
 
@@ -219,7 +219,7 @@ def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path)
 
 
 def test_early_stop_ends_training_once_degradation_is_confirmed(tmp_path):
-    from openrs.early_stop import EarlyStop
+    from openrs.selection.early_stop import EarlyStop
 
     job = make_job(tmp_path, "eval.every_steps=50", "hardware=a40x4", "trainer.global_batch_size=72",
                    "trainer.max_steps=500")  # fmt: skip

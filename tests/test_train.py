@@ -16,9 +16,9 @@ import pytest
 from conftest import REPO, compose_cfg, descendants, run_openrs, running
 from mlflow import MlflowClient
 
-from openrs.answers import boxed_contents
-from openrs.arithmetic import problems
-from openrs.config import load_job
+from openrs.config.job import load_job
+from openrs.data.arithmetic import problems
+from openrs.grading.answers import boxed_contents
 from openrs.run_folder import is_complete
 
 pytestmark = pytest.mark.slow
@@ -52,8 +52,8 @@ def sign_test_p(improved: int, worsened: int) -> float:
 
 
 def train_smoke(tmp_path: Path, *overrides: str):
-    from openrs.model import model_path
-    from openrs.train import train
+    from openrs.model.loading import model_path
+    from openrs.train.recipe import train
 
     job = load_job(compose_cfg("+experiment=smoke", *overrides, output_dir=str(tmp_path)))
     final = train(job)

@@ -66,7 +66,7 @@ def _run(payload: bytes, report, launcher: int) -> None:
     plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `report` (a pipe), then
     its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose). launcher:
     the launcher's pid, whose end ends the job."""
-    from openrs.launch import end_with_parent
+    from openrs.train.launch import end_with_parent
 
     end_with_parent(launcher, signal.SIGTERM)
     try:
@@ -109,7 +109,7 @@ def _died(job_dir: Path, error: str, config) -> None:
     """A job whose process died could not record why: its error.txt and MLflow run say it, and the sweep's
     summary lists it (openrs.sweep_summary)."""
     from openrs.run_folder import ERROR_FILE
-    from openrs.sweep_summary import close_dead_runs, write_summary
+    from openrs.tracking.sweep_summary import close_dead_runs, write_summary
 
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / ERROR_FILE).write_text(error)

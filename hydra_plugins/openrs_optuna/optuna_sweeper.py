@@ -85,7 +85,7 @@ class OptunaSweeper(Sweeper):
     def __init__(self, study_name: str, storage: str, direction: str, n_trials: int, n_jobs: int,
                  sampler: DictConfig, pruner: DictConfig, stale_after_s: float,
                  params: dict[str, str] | None = None):  # fmt: skip
-        from openrs.tracking import store_uri
+        from openrs.tracking.run_log import store_uri
 
         self.study_name, self.storage, self.direction = study_name, store_uri(storage), direction
         self.n_trials, self.n_jobs, self.params = n_trials, n_jobs, dict(params or {})
@@ -201,7 +201,7 @@ class OptunaSweeper(Sweeper):
         log.info(f"trial {trial.number} was interrupted ({why}); its parameters run again")
         uri = OmegaConf.select(self.config, "tracking.uri")
         if uri is not None and self.storage is not None:
-            from openrs.sweep_summary import close_dead_runs
+            from openrs.tracking.sweep_summary import close_dead_runs
 
             try:
                 close_dead_runs(uri, f"tags.`{TRIAL_TAG}` = '{self.study_name}:{trial.number}'", f"interrupted: {why}")

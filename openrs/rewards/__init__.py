@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from openrs.reward_config import RewardConfig
+from openrs.config.reward import RewardConfig
 from openrs.rewards.correctness import accuracy, cosine
 from openrs.rewards.structure import format_reward, format_tags, tag_count
 from openrs.rewards.text import language, repetition_penalty, soft_overlong

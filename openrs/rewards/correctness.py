@@ -6,9 +6,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from openrs.answers import prediction_of, prepare_gold
-from openrs.grading import GradingPool, shared_pool
-from openrs.reward_config import RewardConfig
+from openrs.config.reward import RewardConfig
+from openrs.grading.answers import prediction_of, prepare_gold
+from openrs.grading.pool import GradingPool, shared_pool
 from openrs.rewards.inputs import lengths, texts
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from openrs.reward_config import RewardConfig
+from openrs.config.reward import RewardConfig
 from openrs.rewards.inputs import prefill, texts
 
 _THINK_TO_ANSWER = re.compile(r"</think>\s*<answer>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from openrs.reward_config import RewardConfig
+from openrs.config.reward import RewardConfig
 from openrs.rewards.inputs import lengths, texts
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from openrs import CONF_DIR
-from openrs.config import load_job
+from openrs.config.job import load_job
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], Path(sys.argv[2])
@@ -19,10 +19,10 @@ if __name__ == "__main__":
         job = load_job(compose("config", overrides=overrides))
     out.mkdir(parents=True, exist_ok=True)
     if mode == "colocate":
-        from openrs.train import train
+        from openrs.train.recipe import train
 
         train(job)
     else:
-        from openrs.launch import launch
+        from openrs.train.launch import launch
 
         sys.exit(launch(job, out / "job.yaml"))

@@ -1,0 +1,383 @@
+"""Typed schema of a composed openrs job, and its validation.
+
+Defaults live in conf/; these classes only say what each key means and which values are allowed.
+`load_job` turns Hydra's DictConfig into a frozen `JobConfig` or raises `ConfigError` with one
+message naming the key, the bad value and what would be valid. Nothing here imports torch,
+transformers or trl, so a bad config fails in well under a second.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import Field, ValidationError, model_validator
+
+from openrs.config.errors import ConfigError
+from openrs.config.hardware import BatchPlan, HardwareConfig, plan_batch, resolve_auto
+from openrs.config.reward import RewardConfig
+from openrs.config.schema import Schema, describe_errors
+from openrs.data.files import GENERATED_PREFIX, check_local_columns
+
+
+class TinyModelConfig(Schema):
+    """Shape and warm start of the embedded default model (openrs.tiny)."""
+
+    hidden_size: int = Field(gt=0)
+    """Width of the residual stream."""
+    intermediate_size: int = Field(gt=0)
+    """Width of each MLP's hidden layer."""
+    num_layers: int = Field(gt=0)
+    """Transformer layers."""
+    num_heads: int = Field(gt=0)
+    """Attention heads; hidden_size / num_heads >= 32 so that vLLM can load the model."""
+    num_kv_heads: int = Field(gt=0)
+    """Key/value heads (grouped-query attention); divides num_heads."""
+    max_positions: int = Field(gt=0)
+    """Context in tokens (characters)."""
+    warm_start_steps: int = Field(ge=0)
+    """Supervised steps on generated arithmetic before RL."""
+    warm_start_lr: float = Field(gt=0)
+    """Learning rate of the warm start."""
+    warm_start_batch: int = Field(gt=0)
+    """Problems per warm-start step."""
+    warm_start_problems: int = Field(gt=0)
+    """Problems per level drawn for the warm start (train split)."""
+    seed: int
+    """Seed of the initialisation, the warm start's draw and its order."""
+
+
+class ScaledModelConfig(Schema):
+    """A randomly initialised, scaled-down copy of a real architecture (openrs.miniature): the model's own
+    config.json, tokenizer and chat template with these sizes."""
+
+    hidden_size: int = Field(gt=0)
+    """Width of the residual stream."""
+    intermediate_size: int = Field(gt=0)
+    """Width of each MLP's hidden layer."""
+    num_hidden_layers: int = Field(gt=0)
+    """Transformer layers."""
+    num_attention_heads: int = Field(gt=0)
+    """Attention heads; hidden_size / num_attention_heads >= 32 so that vLLM can load the model."""
+    num_key_value_heads: int = Field(gt=0)
+    """Key/value heads (grouped-query attention); divides num_attention_heads."""
+    seed: int
+    """Seed of the random initialisation."""
+
+
+class ModelConfig(Schema):
+    name_or_path: str
+    """Hub id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B), a local model directory, or `tiny`."""
+    revision: str
+    """Hub revision (branch, tag or commit); ignored for local paths."""
+    tokenizer: str | None
+    """Tokenizer hub id or directory; null uses the model's own."""
+    trust_remote_code: bool
+    """Run modelling code shipped with the model. Off unless a config turns it on."""
+    tiny: TinyModelConfig | None
+    """Settings of the model openrs builds when name_or_path is `tiny`; null otherwise."""
+    scaled: ScaledModelConfig | None
+    """Build a random-init, scaled-down model of name_or_path's architecture (its config.json and tokenizer, from
+    openrs's shipped copy, a local directory or the hub cache) instead of loading its weights; null loads them."""
+
+    @model_validator(mode="after")
+    def _tiny_has_settings(self) -> ModelConfig:
+        if (self.name_or_path == "tiny") != (self.tiny is not None):
+            raise ValueError(
+                "model.name_or_path=tiny goes with model.tiny settings (conf/model/tiny.yaml), and only then"
+            )
+        if self.tiny is not None and self.scaled is not None:
+            raise ValueError("model.tiny and model.scaled build different models: set one of them to null")
+        return self
+
+
+class DataSource(Schema):
+    path: str
+    """Hub dataset id, a local .jsonl/.jsonl.gz/.json/.parquet file, an output folder of `python -m openrs.curate`,
+    `deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), or `arithmetic:easy` / `arithmetic:hard`
+    (generated problems, openrs.arithmetic)."""
+    split: str
+    """Split to read from a hub dataset (local files have one split, `train`)."""
+    count: int | None = Field(gt=0)
+    """Rows to draw from this source; null with fraction null takes all rows."""
+    fraction: float | None = Field(gt=0, le=1)
+    """Share of this source's rows to draw, in (0, 1]; exclusive with count."""
+
+    @property
+    def generated_level(self) -> str | None:
+        """The arithmetic level of a generated source, else None."""
+        return self.path.removeprefix(GENERATED_PREFIX) if self.path.startswith(GENERATED_PREFIX) else None
+
+    @model_validator(mode="after")
+    def _one_size(self) -> DataSource:
+        if self.generated_level is not None and self.generated_level not in ("easy", "hard"):
+            raise ValueError(f"path={self.path!r}: generated sources are arithmetic:easy and arithmetic:hard")
+        if self.count is not None and self.fraction is not None:
+            raise ValueError(f"set count or fraction, not both (count={self.count}, fraction={self.fraction})")
+        return self
+
+
+class DataConfig(Schema):
+    sources: list[DataSource] = Field(min_length=1)
+    """The training mix: one entry per source, drawn with `seed` and concatenated."""
+    problem_column: str
+    """Column holding the problem text, in every source."""
+    answer_column: str
+    """Column holding the gold final answer (not a worked solution), in every source."""
+    seed: int
+    """Seed of the draw from each source."""
+
+
+class PromptConfig(Schema):
+    system: str
+    """System prompt placed before each problem (rendered with the model's chat template); "" for none."""
+    language_line: str
+    """A sentence the system prompt ends with, after a space (Exp 3's English-only instruction); "" for none."""
+
+    @property
+    def text(self) -> str:
+        """The system prompt the model sees."""
+        return " ".join(part for part in (self.system, self.language_line) if part)
+
+
+class LengthConfig(Schema):
+    max_completion_length: int = Field(gt=0)
+    """Cap on generated tokens per completion."""
+    max_prompt_length: int = Field(gt=0)
+    """Prompts longer than this many tokens are dropped (and counted) when the data loads."""
+    max_model_length: int = Field(gt=0)
+    """Generation context in tokens (vLLM max_model_len); must hold prompt + completion."""
+
+    @model_validator(mode="after")
+    def _fits_context(self) -> LengthConfig:
+        need = self.max_prompt_length + self.max_completion_length
+        if need > self.max_model_length:
+            raise ValueError(
+                f"length.max_prompt_length ({self.max_prompt_length}) + length.max_completion_length "
+                f"({self.max_completion_length}) = {need} exceeds length.max_model_length "
+                f"({self.max_model_length}): raise max_model_length to at least {need} or lower a cap"
+            )
+        return self
+
+
+class TrainerConfig(Schema):
+    learning_rate: float = Field(gt=0)
+    """Peak learning rate of AdamW."""
+    lr_scheduler_type: Literal["cosine_with_min_lr", "cosine", "linear", "constant", "constant_with_warmup"]
+    """Learning-rate schedule (transformers' names); `constant` ignores warmup_ratio."""
+    min_lr_rate: float = Field(ge=0, le=1)
+    """Floor of cosine_with_min_lr as a share of learning_rate."""
+    warmup_ratio: float = Field(ge=0, lt=1)
+    """Share of max_steps over which the learning rate rises linearly from 0 (not under `constant`)."""
+    max_steps: int = Field(gt=0)
+    """Optimizer steps."""
+    global_batch_size: int = Field(gt=0)
+    """Completions per optimizer step over all ranks (prompts per step x num_generations)."""
+    num_generations: int = Field(gt=1)
+    """Completions sampled per prompt; GRPO's group size."""
+    temperature: float = Field(gt=0)
+    """Sampling temperature of the training completions."""
+    top_p: float = Field(gt=0, le=1)
+    """Nucleus-sampling mass of the training completions (1 samples from the whole distribution)."""
+    beta: float = Field(ge=0)
+    """KL coefficient against the reference model (0 loads no reference model)."""
+    epsilon: float = Field(gt=0)
+    """Lower clip range of the policy ratio."""
+    epsilon_high: float | None = Field(gt=0)
+    """Upper clip range; null = epsilon."""
+    num_iterations: int = Field(gt=0)
+    """Policy updates per generated batch."""
+    loss_type: Literal["grpo", "bnpo", "dr_grpo", "dapo"]
+    """Token-loss aggregation; bnpo is the paper-era mean over the local batch's tokens."""
+    scale_rewards: Literal["group", "batch", "none"]
+    """Advantage scaling: (r - mean) / (std + 1e-4) over the group, the batch, or not at all."""
+    mask_truncated_completions: bool
+    """Leave completions cut at max_completion_length out of the loss."""
+    vllm_importance_sampling_correction: bool
+    """Correct for vLLM vs. training logprob mismatch (absent in the paper's TRL)."""
+    use_bias_correction_kl: bool
+    """Multiply the k3 KL term by the importance ratio (TRL >= 1.16); false is plain k3, the paper's TRL."""
+    optim: Literal["adamw_torch", "adamw_torch_fused"]
+    """AdamW implementation (the same update; fused is TRL 1.x's default on torch >= 2.8)."""
+    average_tokens_across_devices: bool
+    """Let transformers rescale the loss by the token count over all ranks (transformers 5's default); false
+    leaves the loss to GRPO's own normalisation per rank, as the paper's transformers 4.49 did."""
+    max_grad_norm: float = Field(gt=0)
+    """Gradients are clipped to this global L2 norm."""
+    weight_decay: float = Field(ge=0)
+    """AdamW's decoupled weight decay."""
+    gradient_checkpointing: bool
+    """Recompute activations in the backward pass instead of keeping them: less memory, more compute."""
+    save_steps: int = Field(gt=0)
+    """Optimizer steps between checkpoints."""
+    logging_steps: int = Field(gt=0)
+    """Optimizer steps between logged training metrics (loss, rewards, KL, lengths)."""
+    log_completions: bool
+    """Log a table of sampled prompts, completions and rewards at each logging step."""
+
+    @model_validator(mode="after")
+    def _groups_fit(self) -> TrainerConfig:
+        if self.global_batch_size % self.num_generations:
+            fits = [b for b in range(self.num_generations, 2 * self.global_batch_size, self.num_generations)]
+            near = min(fits, key=lambda b: abs(b - self.global_batch_size))
+            raise ValueError(
+                f"trainer.global_batch_size={self.global_batch_size} is not a multiple of "
+                f"trainer.num_generations={self.num_generations}: every prompt needs its whole group in one "
+                f"step; use e.g. trainer.global_batch_size={near}"
+            )
+        return self
+
+
+class EvalConfig(Schema):
+    benchmarks: list[str] = Field(min_length=1)
+    """Shipped names (aime24, amc23, math500, minerva_math, olympiadbench), arithmetic:easy / arithmetic:hard
+    (held-out generated problems), local .jsonl/.parquet files or hub ids, with `problem` and `answer`."""
+    samples: int = Field(gt=0)
+    """Samples per problem (k; pass@1 is the mean over them), unless samples_per_benchmark says otherwise."""
+    samples_per_benchmark: dict[str, Annotated[int, Field(gt=0)]]
+    """Benchmark -> k, for benchmarks that need more (few problems) or fewer samples than `samples`."""
+    temperature: float = Field(ge=0)
+    """Sampling temperature of evaluation (0: greedy, one sample is enough)."""
+    top_p: float = Field(gt=0, le=1)
+    """Nucleus-sampling mass of evaluation."""
+    max_new_tokens: int = Field(gt=0)
+    """Cap on generated tokens per evaluation completion."""
+    every_steps: int | None = Field(gt=0)
+    """Optimizer steps between step-wise evaluations (and one at step 0); null turns them off."""
+    batch_size: int = Field(gt=0)
+    """Sequences per generate call of the transformers backend (vLLM schedules its own batches)."""
+    protocol: Literal["openrs", "paper"]
+    """How prompts are built and answers graded. `openrs`: the training prompt (the `prompt` group's system
+    prompt + the problem) and the rewards' grading (the last `\\boxed{}`, openrs.answers rules). `paper`: the
+    Open-RS paper's lighteval protocol (openrs.paper_protocol): no system prompt, lighteval's
+    MATH_QUERY_TEMPLATE as the user turn, the answer extracted from the whole completion (`\\boxed{}` first,
+    then other LaTeX or a plain expression), MATH-500 and Minerva graded against their full solutions."""
+
+    @model_validator(mode="after")
+    def _known_benchmarks(self) -> EvalConfig:
+        unknown = sorted(set(self.samples_per_benchmark) - set(self.benchmarks))
+        if unknown:
+            raise ValueError(f"samples_per_benchmark names {unknown}, which are not in benchmarks={self.benchmarks}")
+        return self
+
+    def samples_for(self, benchmark: str) -> int:
+        return self.samples_per_benchmark.get(benchmark, self.samples)
+
+
+class TrackingConfig(Schema):
+    uri: str | None
+    """MLflow tracking URI (`sqlite:///file.db`, relative to the working directory, or `http://host:port`);
+    null disables tracking."""
+    experiment: str | None
+    """MLflow experiment name; null uses the job's `name`."""
+    serve: str | None
+    """Backend store (e.g. sqlite:///outputs/mlflow.db) of an `mlflow server` that openrs starts on 127.0.0.1
+    at uri's port when nothing answers there, so parallel jobs never write one SQLite file at once; null
+    never starts one."""
+    registered_model: str | None
+    """Model registry name for selected checkpoints; null uses the experiment name."""
+
+    @model_validator(mode="after")
+    def _serve_locally(self) -> TrackingConfig:
+        if self.serve is not None:
+            from urllib.parse import urlparse
+
+            url = urlparse(self.uri or "")
+            if url.scheme != "http" or url.hostname != "127.0.0.1" or url.port is None:
+                raise ValueError(
+                    f"tracking.serve is set, so tracking.uri={self.uri!r} must be http://127.0.0.1:PORT: openrs "
+                    "only starts servers that listen on this machine"
+                )
+        return self
+
+
+class SelectionConfig(Schema):
+    alpha: float = Field(gt=0, lt=1)
+    """Chance that a run whose true score never drops is declared degraded (openrs.degradation), over all
+    its step-wise evaluations."""
+    persistence: int = Field(ge=1)
+    """Step-wise evaluations from the onset on that must show a drop before degradation is confirmed (patience)."""
+    checkpoint_variation: float = Field(ge=0, lt=1)
+    """Largest standard deviation of the true score from checkpoint to checkpoint (a fraction) for which
+    alpha holds (0.02 = 2 points); the detector estimates the run's own from its evaluations."""
+    early_stop: bool
+    """Stop training at the evaluation that confirms degradation (checkpointing that step)."""
+    alias: str = Field(min_length=1)
+    """Model registry alias moved to the best-scoring registered checkpoint."""
+
+
+# openrs.degradation simulates its thresholds for the planned evaluations in O(n^3) time (once per ratio of
+# selection.checkpoint_variation to the sampling error, rounded): 618 s for 101 on 2 busy shared CPU cores.
+MAX_STEPWISE_EVALUATIONS = 101
+
+
+class JobConfig(Schema):
+    """One composed openrs job, validated."""
+
+    name: str = Field(min_length=1)
+    """Experiment name: MLflow experiment and output folder."""
+    seed: int
+    """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout), of step-wise evaluation's and
+    openrs.evaluate's sampling, and of curation's draws and judge; training-data draws use data.seed."""
+    dry_run: bool
+    """Validate, print the plan and write the resolved config, but load nothing."""
+    resume: bool | str
+    """false, true (newest complete checkpoint in output_dir) or a checkpoint path."""
+    requeue_exit_code: int = Field(ge=0, le=255)
+    """Exit code after SIGTERM was handled by saving a checkpoint (for cluster requeue)."""
+    output_dir: str
+    """The run folder (checkpoints, evaluations, job.yaml); Hydra's run directory by default."""
+    model: ModelConfig
+    data: DataConfig
+    prompt: PromptConfig
+    reward: RewardConfig
+    length: LengthConfig
+    trainer: TrainerConfig
+    eval: EvalConfig
+    tracking: TrackingConfig
+    selection: SelectionConfig
+    hardware: HardwareConfig
+
+    @model_validator(mode="after")
+    def _evaluations(self) -> JobConfig:
+        looks = self.planned_evaluations
+        if looks is not None and looks > MAX_STEPWISE_EVALUATIONS:
+            raise ValueError(
+                f"trainer.max_steps={self.trainer.max_steps} with eval.every_steps={self.eval.every_steps} plans "
+                f"{looks} step-wise evaluations; the degradation detector handles at most {MAX_STEPWISE_EVALUATIONS}: "
+                f"set eval.every_steps >= {self.trainer.max_steps // (MAX_STEPWISE_EVALUATIONS - 1)}"
+            )
+        return self
+
+    @property
+    def batch(self) -> BatchPlan:
+        return plan_batch(self.trainer.global_batch_size, self.hardware.world_size, self.hardware.max_per_device_batch)
+
+    @property
+    def planned_evaluations(self) -> int | None:
+        """Step-wise evaluations the job plans: step 0 and every eval.every_steps up to max_steps (None: off)."""
+        every = self.eval.every_steps
+        return self.trainer.max_steps // every + 1 if every else None
+
+    def degradation_levels(self) -> dict[str, Any]:
+        """Keyword arguments for openrs.degradation.analyse: the selection's levels and the planned evaluations."""
+        return {"alpha": self.selection.alpha, "persistence": self.selection.persistence,
+                "looks": self.planned_evaluations, "variation": self.selection.checkpoint_variation}  # fmt: skip
+
+
+def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:
+    """Validate a composed config (Hydra DictConfig or plain dict) into a JobConfig.
+
+    Raises ConfigError with every problem found, each naming key, bad value and the valid choices. trains=False
+    (curation without a judge) accepts a model that hardware=auto would not train on this machine."""
+    raw = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    raw, hardware_refusal = resolve_auto({k: v for k, v in raw.items() if k != "hydra"})
+    try:
+        job = JobConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err)) from None
+    check_local_columns(job.data)
+    if hardware_refusal is not None and trains:
+        raise ConfigError(hardware_refusal)
+    job.batch  # noqa: B018 - raises ConfigError when the hardware cannot reach the global batch
+    return job

@@ -1,0 +1,3 @@
+from openrs.curate.pipeline import main
+
+main()

@@ -1,0 +1,1 @@
+"""Benchmark evaluation: the harness, its generation backends, the estimators, and the step-wise training callback."""

@@ -1,0 +1,3 @@
+from openrs.selection.checkpoint import main
+
+main()

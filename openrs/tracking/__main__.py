@@ -1,0 +1,3 @@
+from openrs.tracking.run_log import main
+
+main()
