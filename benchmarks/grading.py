@@ -144,7 +144,7 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from openrs import CONF_DIR
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.grading.answers import prediction_of, prepare_gold
     from openrs.rewards import build_rewards
     from openrs.rewards.correctness import pool_for

@@ -88,7 +88,7 @@ def grade_openrs(seed: int, limit: int | None) -> tuple[list[dict], float]:
     from transformers import AutoTokenizer
 
     from openrs import CONF_DIR
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.evaluation.harness import SHIPPED_NAMES, Sample, evaluate, load_benchmark
     from openrs.grading.paper_protocol import paper_gold
 

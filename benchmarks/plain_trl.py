@@ -37,7 +37,7 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     from openrs import CONF_DIR
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.data.dataset import training_dataset
     from openrs.model.loading import load_model, load_tokenizer
     from openrs.rewards import build_rewards

@@ -54,7 +54,7 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from openrs import CONF_DIR
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.model.tiny import tiny_model_path
 
     job_overrides = ["+experiment=smoke", f"trainer.max_steps={args.steps}"]

@@ -26,7 +26,7 @@ def main() -> None:
 
     from conftest import compose_cfg
 
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.evaluation.backends import TransformersGenerator, VLLMGenerator
     from openrs.evaluation.harness import evaluate
     from openrs.model.loading import load_model, load_tokenizer, model_path

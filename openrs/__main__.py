@@ -16,7 +16,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config.job import ConfigError, JobConfig, load_job
+from openrs.config.errors import ConfigError
+from openrs.config.job import JobConfig
+from openrs.config.load import load_job
 from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, resume_checkpoint
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:

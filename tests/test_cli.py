@@ -117,7 +117,7 @@ def test_a_bad_data_row_stops_the_job_before_its_run_opens(tmp_path):
 
 def finished_run(tmp_path: Path) -> tuple[Path, MlflowClient, str]:
     """A run folder with a checkpoint whose tracked run FINISHED, as a completed job leaves it."""
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.tracking.run_log import RunLog, start_run
 
     run, uri = tmp_path / "run", f"sqlite:///{tmp_path}/mlflow.db"

@@ -6,8 +6,9 @@ import pytest
 from conftest import compose_cfg
 
 from openrs import CONF_DIR
+from openrs.config.errors import ConfigError
 from openrs.config.hardware import plan_batch
-from openrs.config.job import ConfigError, load_job
+from openrs.config.load import load_job
 from openrs.train.recipe import grpo_kwargs
 
 

@@ -12,18 +12,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
 from openrs.config.curate import BoxedStep, CurateSource, DecontaminateStep, DedupeStep, MixCount, MixStep
-from openrs.config.job import ConfigError, DataSource, load_job
-from openrs.curate.pipeline import (
-    answered,
-    boxed,
-    curate,
-    decontaminate,
-    dedupe,
-    load_curate,
-    mix,
-    normalized,
-    read_source,
-)
+from openrs.config.errors import ConfigError
+from openrs.config.job import DataSource
+from openrs.config.load import load_job
+from openrs.curate.__main__ import load_curate
+from openrs.curate.pipeline import answered, boxed, curate, decontaminate, dedupe, mix, normalized, read_source
 from openrs.data.dataset import load_rows
 from openrs.data.files import CURATED_FILE
 

@@ -9,7 +9,9 @@ import pytest
 from conftest import compose_cfg
 
 from openrs.config.curate import CurateSource
-from openrs.config.job import ConfigError, DataConfig, load_job
+from openrs.config.errors import ConfigError
+from openrs.config.job import DataConfig
+from openrs.config.load import load_job
 from openrs.curate.pipeline import read_source
 from openrs.data.arithmetic import problems
 from openrs.data.dataset import build_mix, render_prompts

@@ -8,7 +8,7 @@ import pytest
 from conftest import compose_cfg, run_openrs
 from mlflow import MlflowClient
 
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 from openrs.train.launch import accelerate_command
 from openrs.train.recipe import grpo_kwargs
 

@@ -189,7 +189,7 @@ def test_early_stop_and_pruning_share_one_analysis_per_evaluation(tmp_path, monk
     from conftest import compose_cfg
 
     import openrs.selection.early_stop
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
 
     job = load_job(compose_cfg("+experiment=smoke", output_dir=str(tmp_path)))
     for step, rows in simulate_run(np.random.default_rng(0), 40, 4, [0.0, 0.0, 0.0]).items():

@@ -6,7 +6,8 @@ import random
 import pytest
 from conftest import compose_cfg, run_openrs
 
-from openrs.config.job import ConfigError, load_job
+from openrs.config.errors import ConfigError
+from openrs.config.load import load_job
 from openrs.evaluation.estimators import bootstrap_interval, half_width, majority_correct, pass_at_k, samples_needed
 from openrs.evaluation.harness import (
     SHIPPED_NAMES,

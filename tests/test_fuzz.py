@@ -6,7 +6,7 @@ import re
 import pytest
 from conftest import compose_cfg
 
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 from openrs.evaluation.harness import load_benchmark
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.correctness import pool_for

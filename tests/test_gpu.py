@@ -70,7 +70,7 @@ def test_vllm_server(tmp_path):
 
 def test_vllm_and_transformers_give_the_same_greedy_answers():
     """The two evaluation backends on the tiny model, greedy, held-out arithmetic: same answers."""
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.evaluation.backends import TransformersGenerator, VLLMGenerator
     from openrs.evaluation.harness import evaluate
     from openrs.model.loading import load_model, load_tokenizer, model_path
@@ -86,7 +86,7 @@ def test_vllm_and_transformers_give_the_same_greedy_answers():
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="data parallel evaluation needs 2 GPUs")
 def test_data_parallel_evaluation_keeps_prompt_order():
-    from openrs.config.job import load_job
+    from openrs.config.load import load_job
     from openrs.evaluation.backends import DataParallelVLLMGenerator, VLLMGenerator
     from openrs.model.loading import model_path
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 from conftest import compose_cfg, run_openrs
 
-from openrs.config.job import ConfigError, load_job
+from openrs.config.errors import ConfigError
+from openrs.config.load import load_job
 
 
 def fake_gpus(bin_dir, n: int | None) -> str:

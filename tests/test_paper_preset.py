@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 from conftest import compose_cfg
 
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 from openrs.train.recipe import grpo_kwargs
 
 # Paper-era value of every field that shapes training. Fields the paper-era TRL did not have carry the value that

@@ -9,7 +9,7 @@ import json
 import pytest
 from conftest import compose_cfg
 
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 from openrs.evaluation.harness import Sample, evaluate, load_benchmark, write_report
 from openrs.grading.paper_protocol import MATH_QUERY_TEMPLATE, PaperGold, paper_gold, paper_prompt, paper_verdict
 

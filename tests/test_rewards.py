@@ -6,7 +6,7 @@ import typing
 import pytest
 from conftest import compose_cfg
 
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 from openrs.config.reward import RewardName
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.text import language_share

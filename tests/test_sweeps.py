@@ -332,7 +332,7 @@ def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(t
 
 
 def test_report_names_an_unknown_target(tmp_path):
-    from openrs.report import runs_of
+    from openrs.tracking.comparison import runs_of
 
     with pytest.raises(ValueError, match="'nope' is neither an experiment name nor a run id"):
         runs_of(MlflowClient(f"sqlite:///{tmp_path}/mlflow.db"), "nope")

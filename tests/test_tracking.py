@@ -15,7 +15,8 @@ from conftest import REPO, compose_cfg, run_openrs
 from mlflow import MlflowClient
 from transformers import TrainerControl, TrainerState
 
-from openrs.config.job import TrackingConfig, load_job
+from openrs.config.job import TrackingConfig
+from openrs.config.load import load_job
 from openrs.evaluation.harness import ProblemResult, write_report
 from openrs.run_folder import RUN_FILE, is_complete
 from openrs.selection.checkpoint import select

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, compose_cfg, descendants, run_openrs, running
 from mlflow import MlflowClient
 
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 from openrs.data.arithmetic import problems
 from openrs.grading.answers import boxed_contents
 from openrs.run_folder import is_complete

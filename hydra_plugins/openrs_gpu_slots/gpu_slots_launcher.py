@@ -66,7 +66,7 @@ def _run(payload: bytes, report, launcher: int) -> None:
     plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `report` (a pipe), then
     its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose). launcher:
     the launcher's pid, whose end ends the job."""
-    from openrs.train.launch import end_with_parent
+    from openrs.train.processes import end_with_parent
 
     end_with_parent(launcher, signal.SIGTERM)
     try:

@@ -1,23 +1,22 @@
-"""Typed schema of a composed openrs job, and its validation.
+"""Typed schema of a composed openrs job.
 
 Defaults live in conf/; these classes only say what each key means and which values are allowed.
-`load_job` turns Hydra's DictConfig into a frozen `JobConfig` or raises `ConfigError` with one
-message naming the key, the bad value and what would be valid. Nothing here imports torch,
-transformers or trl, so a bad config fails in well under a second.
+openrs.config.load turns Hydra's DictConfig into a frozen `JobConfig` or raises `ConfigError` with one
+message naming the key, the bad value and what would be valid.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from omegaconf import DictConfig, OmegaConf
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from openrs.config.errors import ConfigError
-from openrs.config.hardware import BatchPlan, HardwareConfig, plan_batch, resolve_auto
+from openrs.config.hardware import BatchPlan, HardwareConfig, plan_batch
 from openrs.config.reward import RewardConfig
-from openrs.config.schema import Schema, describe_errors
-from openrs.data.files import GENERATED_PREFIX, check_local_columns
+from openrs.config.schema import Schema
+
+# A data path `arithmetic:LEVEL` is generated problems (openrs.data.arithmetic), not a file.
+GENERATED_PREFIX = "arithmetic:"
 
 
 class TinyModelConfig(Schema):
@@ -365,19 +364,3 @@ class JobConfig(Schema):
                 "looks": self.planned_evaluations, "variation": self.selection.checkpoint_variation}  # fmt: skip
 
 
-def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:
-    """Validate a composed config (Hydra DictConfig or plain dict) into a JobConfig.
-
-    Raises ConfigError with every problem found, each naming key, bad value and the valid choices. trains=False
-    (curation without a judge) accepts a model that hardware=auto would not train on this machine."""
-    raw = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    raw, hardware_refusal = resolve_auto({k: v for k, v in raw.items() if k != "hydra"})
-    try:
-        job = JobConfig.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(describe_errors(err)) from None
-    check_local_columns(job.data)
-    if hardware_refusal is not None and trains:
-        raise ConfigError(hardware_refusal)
-    job.batch  # noqa: B018 - raises ConfigError when the hardware cannot reach the global batch
-    return job

@@ -1,7 +1,4 @@
-"""`python -m openrs.curate`: build a training set from its sources through named steps, reproducibly.
-
-python -m openrs.curate                                    # curate=deepscaler_local: DeepScaleR, decontaminated
-python -m openrs.curate curate=open_s1 hardware=h100x1    # the paper's open-s1 from s1 (a GPU judges difficulty)
+"""Data curation: build a training set from its sources through named steps, reproducibly (`openrs-curate`).
 
 The pipeline (a `curate` preset in conf/curate/) reads its sources, then runs its steps in order: `boxed`,
 `answered`, `dedupe`, `decontaminate`, `difficulty` and `mix` (openrs.config has what each does). Every step
@@ -26,10 +23,6 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
-
-from openrs import CONF_DIR
 from openrs.config.curate import (
     BoxedStep,
     CurateConfig,
@@ -39,7 +32,8 @@ from openrs.config.curate import (
     DifficultyStep,
     MixStep,
 )
-from openrs.config.job import ConfigError, JobConfig, load_job
+from openrs.config.errors import ConfigError
+from openrs.config.job import JobConfig
 from openrs.data.dataset import source_rows
 from openrs.data.files import CURATED_FILE, local_file
 
@@ -220,7 +214,7 @@ def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) 
 
     from openrs.config.job import EvalConfig
     from openrs.data.dataset import render_prompts
-    from openrs.evaluate import generator
+    from openrs.evaluation.backends import generator
     from openrs.evaluation.harness import evaluate
 
     grades = {g["key"]: g for g in map(json.loads, cache.read_text().splitlines())} if cache.is_file() else {}
@@ -252,7 +246,7 @@ def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) 
 
 
 def difficulty(rows: list[dict], step: DifficultyStep, job: JobConfig) -> tuple[list[dict], list[dict], dict]:
-    from openrs.model.tiny import cache_dir
+    from openrs import cache_dir
 
     unjudged = 0
     if step.sample is not None and step.sample < len(rows):
@@ -348,38 +342,3 @@ def curate(cfg: CurateConfig, job: JobConfig, out: Path) -> dict:
     return manifest
 
 
-def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
-    """Validate the curate node and the rest of the config (model, prompt, grading, hardware of the judge)."""
-    from pydantic import BaseModel, ValidationError
-
-    from openrs.config.schema import describe_errors
-
-    class Root(BaseModel):  # so that errors name their key from the top: curate.steps[2].threshold
-        curate: CurateConfig
-
-    raw = OmegaConf.to_container(cfg, resolve=True)
-    raw = {k: v for k, v in raw.items() if k not in ("hydra", "shared_steps")}  # shared_steps: conf/curate.yaml
-    try:
-        curate_cfg = Root.model_validate({"curate": raw.pop("curate", None)}).curate
-    except ValidationError as err:
-        raise ConfigError(describe_errors(err)) from None
-    # The model is the difficulty step's judge: without one, nothing trains or generates.
-    return curate_cfg, load_job(raw, trains=any(isinstance(s, DifficultyStep) for s in curate_cfg.steps))
-
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="curate")
-def main(cfg: DictConfig) -> None:
-    try:
-        curate_cfg, job = load_curate(cfg)
-        for source in curate_cfg.sources:  # a missing local file fails before anything loads
-            local_file(source.path)
-        manifest = curate(curate_cfg, job, Path(job.output_dir))
-    except ConfigError as err:
-        print(f"openrs.curate: {err}", file=sys.stderr)
-        sys.exit(2)
-    out = manifest["output"]
-    print(f"openrs.curate: {out['rows']} rows in {Path(job.output_dir) / CURATED_FILE}; manifest.json beside it")
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,8 @@ import random
 import sys
 from collections import Counter
 
-from openrs.config.job import ConfigError, DataConfig, DataSource, JobConfig
+from openrs.config.errors import ConfigError
+from openrs.config.job import DataConfig, DataSource, JobConfig
 from openrs.data.arithmetic import problems
 from openrs.data.files import check_row, local_file, read_rows
 

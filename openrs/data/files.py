@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from openrs.config.job import DataConfig
 
 LOCAL_DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
-GENERATED_PREFIX = "arithmetic:"
 # The rows a curation run produced (openrs.curate), in its output folder; data.sources may name the folder.
 CURATED_FILE = "train.jsonl"
 # Training sets shipped with openrs, by the name a data path gives.

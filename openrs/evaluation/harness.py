@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from openrs.config.job import ConfigError, EvalConfig
+from openrs.config.errors import ConfigError
+from openrs.config.job import GENERATED_PREFIX, EvalConfig
 from openrs.config.reward import GradingParams
 from openrs.data.arithmetic import LEVELS, problems
 from openrs.data.dataset import chat_prompt
-from openrs.data.files import GENERATED_PREFIX
 from openrs.evaluation.estimators import bootstrap_interval, majority_correct, pass_at_k
 from openrs.grading.answers import prediction_of, prepare_gold
 from openrs.grading.paper_protocol import paper_gold, paper_prompt

@@ -22,7 +22,7 @@ from sympy.core.relational import Relational
 
 from openrs.grading.answers import Gold, base_form, plain_text, prepare_gold, split_top_level
 from openrs.grading.paper_protocol import PaperGold, paper_verdict
-from openrs.train.launch import end_with_parent
+from openrs.train.processes import end_with_parent
 
 # LaTeX only: with math-verify's default plain-expression fallback, an answer whose LaTeX does not parse is
 # read as the last number in it (`\\hbar \\omega(v+1/2)-\\frac{E_0^2 e^2}{2 m \\omega^2}` as 2, and so is

@@ -11,10 +11,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from openrs import cache_dir
 from openrs.config.errors import ConfigError
 from openrs.config.job import ModelConfig
 from openrs.model.source import architecture_dir
-from openrs.model.tiny import cache_dir
 
 
 def scaled_model_path(model: ModelConfig) -> Path:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 # Architectures (config.json, tokenizer, chat template; no weights) shipped with openrs, by hub id: model=r1_mini
 # builds a scaled-down copy from them offline.
-SHIPPED_MODELS = {"deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": Path(__file__).parent / "architectures" / "r1-distill-qwen-1.5b"}
+ARCHITECTURES = Path(__file__).parent / "architectures"
+SHIPPED_MODELS = {"deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": ARCHITECTURES / "r1-distill-qwen-1.5b"}
 # Vocabulary of the tiny model's byte-level tokenizer (openrs.tiny), rounded up: its size only needs to be small.
 _TINY_VOCAB = 300
 

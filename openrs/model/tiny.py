@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from openrs import cache_dir
 from openrs.config.job import TinyModelConfig
 from openrs.data.arithmetic import LEVELS, problems
 
@@ -30,11 +31,6 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}"
 )
-
-
-def cache_dir() -> Path:
-    """Where built tiny models live: $OPENRS_CACHE, else ~/.cache/openrs."""
-    return Path(os.environ.get("OPENRS_CACHE", Path.home() / ".cache" / "openrs"))
 
 
 def build_tokenizer():

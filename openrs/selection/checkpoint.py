@@ -1,6 +1,6 @@
-"""Which checkpoint to keep: `python -m openrs.selection OUTPUT_DIR` (or an MLflow run id).
+"""Which checkpoint to keep, at the end of every job and on demand (`openrs-select`, openrs.selection.__main__).
 
-Runs at the end of every job and on demand. The degradation analysis (openrs.degradation) of the step-wise
+ The degradation analysis (openrs.degradation) of the step-wise
 evaluations in OUTPUT_DIR/eval/ gives the best (highest-scoring) step and the onset of degradation; training-side
 precursors (share of completions cut at the length cap, mean length over the cap, KL, non-English share of
 the evaluated samples) are reported beside it at each evaluated step. Written to OUTPUT_DIR as
@@ -12,7 +12,6 @@ artifacts, and the selected checkpoint as a version of the registered model, who
 
 from __future__ import annotations
 
-import argparse
 import csv
 import fnmatch
 import json
@@ -22,7 +21,6 @@ from pathlib import Path
 
 import yaml
 
-from openrs import CONF_DIR
 from openrs.config.job import JobConfig
 from openrs.model.card import write_model_card
 from openrs.model.loading import model_path
@@ -232,34 +230,3 @@ def select(run_dir: Path) -> Selection | None:
     return selection
 
 
-def run_dir_of(run_id: str, tracking_uri: str) -> Path:
-    """The output folder of a tracked run (its openrs.output_dir tag)."""
-    from mlflow import MlflowClient
-
-    tags = MlflowClient(tracking_uri).get_run(run_id).data.tags
-    if "openrs.output_dir" not in tags:
-        raise SystemExit(f"openrs: run {run_id} has no openrs.output_dir tag: it was not logged by an openrs job")
-    return Path(tags["openrs.output_dir"])
-
-
-def default_tracking_uri() -> str:
-    """The store of conf/tracking/sqlite.yaml, where jobs log by default."""
-    return yaml.safe_load((CONF_DIR / "tracking" / "sqlite.yaml").read_text())["uri"]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m openrs.selection", description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", help="a job's output folder, or an MLflow run id")
-    parser.add_argument("--tracking-uri", default=None, help="store of the run id (default: tracking=sqlite's)")
-    args = parser.parse_args(argv)
-    run_dir = Path(args.run)
-    if not (run_dir / JOB_FILE).is_file():
-        from openrs.tracking.run_log import store_uri
-
-        run_dir = run_dir_of(args.run, store_uri(args.tracking_uri or default_tracking_uri()))
-    if select(run_dir) is None:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

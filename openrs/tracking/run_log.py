@@ -18,7 +18,6 @@ openrs.redaction. A local server for a run or sweep is openrs.mlflow_server's.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
@@ -32,7 +31,9 @@ from typing import Any
 
 import yaml
 
-from openrs.config.job import ConfigError, JobConfig
+from openrs import CONF_DIR
+from openrs.config.errors import ConfigError
+from openrs.config.job import JobConfig
 from openrs.run_folder import (
     COMPLETE_MARKER,
     JOB_FILE,
@@ -76,6 +77,11 @@ def store_uri(uri: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
     return uri
+
+
+def default_tracking_uri() -> str:
+    """The store of conf/tracking/sqlite.yaml, where jobs log by default."""
+    return yaml.safe_load((CONF_DIR / "tracking" / "sqlite.yaml").read_text())["uri"]
 
 
 def artifact_root(store: str) -> Path:
@@ -391,19 +397,3 @@ def logging_callback(run_dir: Path):
     return MLflowLogging()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m openrs.tracking", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("replay", help="upload a job's journal to its MLflow run").add_argument("output_dir", type=Path)
-    args = parser.parse_args(argv)
-    if not (args.output_dir / RUN_FILE).is_file():
-        sys.exit(f"openrs: {args.output_dir} has no {RUN_FILE}: not the output folder of a tracked job")
-    try:
-        count = RunLog(args.output_dir).replay()
-    except RuntimeError as err:
-        sys.exit(f"openrs: {err}")
-    print(f"openrs: replayed {count} journal records into the run; nothing it already held was logged twice")
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
-from openrs.config.job import ConfigError, TrackingConfig
+from openrs.config.errors import ConfigError
+from openrs.config.job import TrackingConfig
 from openrs.tracking.run_log import artifact_root, store_uri
 
 

@@ -24,8 +24,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from openrs.report import COLUMNS, markdown, rows, runs_of
 from openrs.run_folder import ERROR_FILE, PARENT_FILE, RUN_FILE
+from openrs.tracking.comparison import COLUMNS, markdown, rows, runs_of
 from openrs.tracking.metadata import EVAL_METRIC_PREFIX, distinctive, eval_metric
 from openrs.tracking.run_log import store_uri
 

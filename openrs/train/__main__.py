@@ -11,7 +11,7 @@ import yaml
 
 from openrs.config.job import JobConfig
 from openrs.run_folder import PREEMPTED_MARKER
-from openrs.train.launch import end_with_parent
+from openrs.train.processes import end_with_parent
 from openrs.train.recipe import train
 
 

@@ -14,7 +14,6 @@ folder each).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -28,9 +27,11 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from openrs import CONF_DIR
+from openrs.config.errors import ConfigError
 from openrs.config.hardware import HardwareConfig
-from openrs.config.job import ConfigError, JobConfig
+from openrs.config.job import JobConfig
 from openrs.run_folder import PREEMPTED_MARKER, RANKS_DIR
+from openrs.train.processes import end_with_parent
 
 
 def _free_port() -> int:
@@ -71,21 +72,6 @@ def _stream(proc: subprocess.Popen, prefix: str) -> threading.Thread:
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     return thread
-
-
-# Loaded before any fork: a child between fork and exec must not load libraries.
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-_PR_SET_PDEATHSIG = 1
-
-
-def end_with_parent(parent: int, sig: int) -> None:
-    """Have the kernel send this process `sig` when its parent (pid `parent`) ends, even by SIGKILL, so that
-    nothing a killed job started keeps its GPUs (Linux; elsewhere only a parent already gone is noticed).
-    The signal follows the parent thread: call it in a process started by a thread that outlives it."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, sig)
-    if os.getppid() != parent:  # it ended before that call
-        os.kill(os.getpid(), sig)
 
 
 def _start(cmd: list[str], env: dict, prefix: str, ignore_sigterm: bool = False) -> subprocess.Popen:

@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from openrs import CONF_DIR
-from openrs.config.job import load_job
+from openrs.config.load import load_job
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], Path(sys.argv[2])

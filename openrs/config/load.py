@@ -1,0 +1,33 @@
+"""Loading a composed config into a JobConfig, with every check that runs before anything heavy imports: the
+schemas, hardware=auto, the local data files' columns and the batch split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import ValidationError
+
+from openrs.config.auto_hardware import resolve_auto
+from openrs.config.errors import ConfigError
+from openrs.config.job import JobConfig
+from openrs.config.schema import describe_errors
+from openrs.data.files import check_local_columns
+
+
+def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:
+    """Validate a composed config (Hydra DictConfig or plain dict) into a JobConfig.
+
+    Raises ConfigError with every problem found, each naming key, bad value and the valid choices. trains=False
+    (curation without a judge) accepts a model that hardware=auto would not train on this machine."""
+    raw = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    raw, hardware_refusal = resolve_auto({k: v for k, v in raw.items() if k != "hydra"})
+    try:
+        job = JobConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err)) from None
+    check_local_columns(job.data)
+    if hardware_refusal is not None and trains:
+        raise ConfigError(hardware_refusal)
+    job.batch  # noqa: B018 - raises ConfigError when the hardware cannot reach the global batch
+    return job
