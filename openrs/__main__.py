@@ -52,7 +52,7 @@ def describe(job: JobConfig) -> str:
     )
 
 
-# Why vLLM on a CPU generates for evaluation and curation only (tests/test_vllm.py shows both failures).
+# Why vLLM on a CPU generates for evaluation and curation only (tests/e2e/test_vllm.py shows both failures).
 CPU_VLLM_CANNOT_TRAIN = {
     mode: f"hardware.vllm_mode={mode} on a CPU: {why}, so training could never update vLLM's copy of the policy. "
     "Train on a CPU with hardware.vllm_mode=null (transformers generates); vLLM on a CPU serves python -m "

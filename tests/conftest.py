@@ -1,12 +1,17 @@
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 
 from openrs import CONF_DIR
+from openrs.config.load import load_job
+from openrs.evaluation.harness import ProblemResult, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -14,7 +19,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def compose_cfg(*overrides: str, output_dir: str = "/tmp/openrs-test"):
     """Compose conf/config.yaml as `python -m openrs` would, with overrides; on hardware=cpu unless an override
-    names the hardware (the default, hardware=auto, depends on the machine: tests/test_hardware.py covers it)."""
+    names the hardware (the default, hardware=auto, depends on the machine: tests/config/test_auto_hardware.py
+    covers it)."""
     if not any(o.startswith("hardware=") for o in overrides):
         overrides = ("hardware=cpu", *overrides)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -55,3 +61,33 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside the checkout")
     return SHARED_DATA
+
+SECRET = "hf_abcdefSECRET12345"  # a value redaction must never let through
+
+def make_job(tmp_path: Path, *overrides: str):
+    """The smoke job tracked in tmp_path/mlflow.db, its output folder tmp_path/run with job.yaml (nothing trained)."""
+    out = tmp_path / "run"
+    out.mkdir(parents=True, exist_ok=True)
+    job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", *overrides,
+                               output_dir=str(out)))  # fmt: skip
+    (out / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
+    return job
+
+def write_eval(run_dir: Path, results: dict) -> None:
+    """Step-wise evaluation files and a checkpoint for each {step: {problem: (correct, samples)}} of a run folder."""
+    for step, problems in results.items():
+        rows = [ProblemResult("amc23", key, "1", correct=c, samples=k, predictions=["1"] * k,
+                              outcomes=["correct"] * c + ["wrong"] * (k - c), lengths=[10] * k)
+                for key, (c, k) in problems.items()]  # fmt: skip
+        write_report(rows, run_dir / "eval" / f"step-{step}", f"step {step}")
+        checkpoint = run_dir / f"checkpoint-{step}"
+        checkpoint.mkdir(exist_ok=True)
+        (checkpoint / "trainer_state.json").write_text(json.dumps({"log_history": []}))
+        (checkpoint / "model.safetensors").write_text(f"weights of step {step}")
+        (checkpoint / "optimizer.pt").write_text("training state only")
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

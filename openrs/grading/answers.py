@@ -3,7 +3,7 @@
 Pure string functions, no math-verify: they run in the training process, on whatever a policy wrote, so
 each is linear in its input (no backtracking regex over free text); the grading workers (openrs.grading)
 parse and verify what these return. Each rule exists because a benchmark or training file
-writes its answers that way (see tests/test_answers.py for the real cases).
+writes its answers that way (see tests/grading/test_answers.py for the real cases).
 """
 
 from __future__ import annotations

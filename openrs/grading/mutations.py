@@ -1,7 +1,7 @@
 """Gold answers changed so that grading must reject them, and rewritten so that it must accept them.
 
 Used by benchmarks/grading_mutations.py (every gold answer of the five benchmarks and a DeepScaleR sample)
-and tests/test_grading_mutations.py (a fixed subset). A mutation graded correct is a false positive: a
+and tests/grading/test_mutations.py (a fixed subset). A mutation graded correct is a false positive: a
 wrong answer the policy would be paid for. A rewrite not graded correct is a false negative.
 """
 

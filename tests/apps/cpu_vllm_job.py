@@ -1,7 +1,8 @@
-"""A smoke training job with vLLM on a CPU, for tests/test_vllm.py: `python tests/apps/cpu_vllm_job.py MODE OUTPUT_DIR
-[OVERRIDE ...]`. `python -m openrs` refuses to train on a CPU with vLLM (openrs.__main__.CPU_VLLM_CANNOT_TRAIN), so
-this runs what it would have run. colocate: the training in this process, which fails at TRL's first weight sync
-into the engine. server: openrs's controller (openrs.launch.launch), which starts the vLLM server, waits until it
+"""A smoke training job with vLLM on a CPU, for tests/e2e/test_vllm.py:
+`python tests/apps/cpu_vllm_job.py MODE OUTPUT_DIR [OVERRIDE ...]`. `python -m openrs` refuses to train on a CPU
+with vLLM (openrs.__main__.CPU_VLLM_CANNOT_TRAIN), so this runs what it would have run. colocate: the training in
+this process, which fails at TRL's first weight sync into the engine. server: openrs's controller
+(openrs.train.launch.launch), which starts the vLLM server, waits until it
 is healthy, then the training rank, which fails at TRL's first weight sync to the server."""
 
 import sys

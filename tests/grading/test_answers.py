@@ -266,7 +266,7 @@ def test_pool_that_cannot_start_raises_a_clear_error(tmp_path):
 def test_every_gold_answer_of_the_shipped_benchmarks_grades_correct_against_itself(tmp_path):
     """`python -m openrs.gold_check` as the README gives it, on the five benchmarks openrs ships; a file with a gold
     answer grading cannot read fails it, so the check has teeth."""
-    shipped = sorted((Path(__file__).resolve().parent.parent / "openrs" / "data" / "benchmarks").glob("*.jsonl"))
+    shipped = sorted((Path(__file__).resolve().parents[2] / "openrs" / "data" / "benchmarks").glob("*.jsonl"))
     assert len(shipped) == 5
     proc = subprocess.run([sys.executable, "-m", "openrs.gold_check", *map(str, shipped)], capture_output=True,
                           text=True, timeout=600)  # fmt: skip

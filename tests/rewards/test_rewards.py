@@ -143,7 +143,7 @@ def test_language_share():
 
 
 def test_each_reward_of_the_set_scores_a_right_formatted_answer(params):
-    """Each function on its own (TRL weighs and sums them: tests/test_train.py checks its logged rewards)."""
+    """Each function on its own (TRL weighs and sums them: tests/e2e/test_training.py checks its logged rewards)."""
     funcs = build_rewards(params)
     completion = "x\n</think>\n<answer>\n\\boxed{5}\n</answer>"
     scores = [

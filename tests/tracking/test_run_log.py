@@ -2,7 +2,6 @@
 across resumes, nothing lost when the server goes away, selection with a registered champion, early stop."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -10,51 +9,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from conftest import REPO, compose_cfg, run_openrs
+from conftest import REPO, SECRET, free_port, make_job, run_openrs, write_eval
 from mlflow import MlflowClient
-from transformers import TrainerControl, TrainerState
 
 from openrs.config.job import TrackingConfig
-from openrs.config.load import load_job
-from openrs.evaluation.harness import ProblemResult, write_report
 from openrs.run_folder import RUN_FILE, is_complete
 from openrs.selection.checkpoint import select
 from openrs.selection.degradation import simulate_run
-from openrs.tracking.metadata import ui_link
-from openrs.tracking.redaction import redact
 from openrs.tracking.run_log import RunLog, metric_key, start_run
-from openrs.tracking.server import healthy, serve
-
-SECRET = "hf_abcdefSECRET12345"
-
-
-def make_job(tmp_path: Path, *overrides: str):
-    out = tmp_path / "run"
-    out.mkdir(parents=True, exist_ok=True)
-    job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", *overrides,
-                               output_dir=str(out)))  # fmt: skip
-    (out / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
-    return job
+from openrs.tracking.server import serve
 
 
 def history(client: MlflowClient, run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in client.get_metric_history(run_id, key))
 
 
-def test_redact_removes_uri_credentials_and_secret_environment_values(monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", SECRET)
-    monkeypatch.setenv("HOME_DIR_NAME", "notsecretvalue")
-    text = redact(f"http://alice:pw@host:5000/x token={SECRET} keep notsecretvalue")
-    assert text == "http://***@host:5000/x token=*** keep notsecretvalue"
 
 
-@pytest.mark.parametrize("name", ["HF_TOKEN", "WANDB_SECRET", "DB_PASSWORD", "OPENAI_API_KEY", "APIKEY",
-                                  "AWS_ACCESS_KEY_ID", "SSH_PRIVATE_KEY", "GOOGLE_APPLICATION_CREDENTIALS",
-                                  "MLFLOW_TRACKING_AUTH", "hf_token"])  # fmt: skip
-def test_redact_covers_every_secret_name_pattern(monkeypatch, name):
-    monkeypatch.setenv(name, SECRET)
-    assert redact(f"logged {SECRET} here") == "logged *** here"
 
 
 def test_metric_names_are_made_valid_for_mlflow():
@@ -62,10 +33,6 @@ def test_metric_names_are_made_valid_for_mlflow():
     assert metric_key("benchmark//data/x.jsonl/pass_at_1") == "benchmark/data/x.jsonl/pass_at_1"
 
 
-def test_the_run_link_asks_for_the_model_training_view():
-    page = "#/experiments/3/runs/abc/model-metrics?workflowType=machine_learning"
-    assert ui_link("http://host:5000/", "3", "abc") == f"http://host:5000/{page}"
-    assert ui_link("sqlite:////x/m.db", "3", "abc").startswith(f"http://127.0.0.1:5000/{page} (mlflow ui --backend")
 
 
 def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch):
@@ -139,10 +106,6 @@ def logged(out: Path, key: str, step: int) -> bool:
     return any(r.get("metric") == key and r["step"] == step for r in map(json.loads, lines))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twice(tmp_path, monkeypatch, capsys):
@@ -169,75 +132,12 @@ def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twic
         server.wait()
 
 
-def test_local_server_listens_on_localhost_only(tmp_path):
-    tracking = TrackingConfig(uri=f"http://127.0.0.1:{free_port()}", experiment=None,
-                              serve=f"sqlite:///{tmp_path}/mlflow.db", registered_model=None)  # fmt: skip
-    proc = serve(tracking)
-    try:
-        assert healthy(tracking.uri)
-        assert serve(tracking) is None  # one is running: no second server
-        port = tracking.uri.rsplit(":", 1)[1]
-        listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
-        local = [line.split()[1] for line in listening if line.split()[3] == "0A"]  # LISTEN sockets
-        assert f"0100007F:{int(port):04X}" in local and f"00000000:{int(port):04X}" not in local
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
-def write_eval(run_dir: Path, results: dict) -> None:
-    for step, problems in results.items():
-        rows = [ProblemResult("amc23", key, "1", correct=c, samples=k, predictions=["1"] * k,
-                              outcomes=["correct"] * c + ["wrong"] * (k - c), lengths=[10] * k)
-                for key, (c, k) in problems.items()]  # fmt: skip
-        write_report(rows, run_dir / "eval" / f"step-{step}", f"step {step}")
-        checkpoint = run_dir / f"checkpoint-{step}"
-        checkpoint.mkdir(exist_ok=True)
-        (checkpoint / "trainer_state.json").write_text(json.dumps({"log_history": []}))
-        (checkpoint / "model.safetensors").write_text(f"weights of step {step}")
-        (checkpoint / "optimizer.pt").write_text("training state only")
 
 
-def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path):
-    rng = np.random.default_rng(0)
-    scores = {}
-    for name, curve in [("low", [0, 0.02, 0.02, 0.02]), ("high", [0, 0.2, 0.2, 0.2])]:
-        job = make_job(tmp_path / name, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")
-        start_run(job, {}, [], None)
-        write_eval(Path(job.output_dir), simulate_run(rng, 200, 4, curve))
-        s = select(Path(job.output_dir))
-        scores[name] = s
-        assert (Path(job.output_dir) / "degradation.png").stat().st_size > 10_000
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    champion = client.get_model_version_by_alias("smoke", "champion")
-    step = scores["high"].best_step
-    assert champion.source == f"runs:/{champion.run_id}/checkpoints/checkpoint-{step}" and step > 0
-    assert Path(scores["high"].checkpoint).name == f"checkpoint-{step}"
-    run = client.get_run(champion.run_id)
-    assert run.data.tags["selection.best_step"] == str(scores["high"].best_step)
-    assert run.data.metrics["best/score"] == pytest.approx(scores["high"].best_score)
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "selection")} >= {"selection/degradation.png"}
 
 
-def test_early_stop_ends_training_once_degradation_is_confirmed(tmp_path):
-    from openrs.selection.early_stop import EarlyStop
-
-    job = make_job(tmp_path, "eval.every_steps=50", "hardware=a40x4", "trainer.global_batch_size=72",
-                   "trainer.max_steps=500")  # fmt: skip
-    curve = [0, 0.05, 0.05, -0.15, -0.15, -0.15, -0.15]  # peak at 50, a 20-point drop from step 150
-    results = simulate_run(np.random.default_rng(1), 500, 4, curve)
-    callback, state = EarlyStop(job, is_main_process=True), TrainerState()
-    callback.on_train_begin(None, state, TrainerControl())
-    for step in sorted(results):
-        write_eval(Path(job.output_dir), {step: results[step]})
-        state.global_step, control = step, TrainerControl()
-        callback.on_step_end(None, state, control)
-        if control.should_training_stop:
-            break
-    assert state.global_step == 200 and control.should_save  # onset 150, confirmed at the next evaluation
-    stop = state.log_history[-1]
-    assert stop["early_stop/onset_step"] == 150 and stop["cost/gpu_hours"] == pytest.approx(4 * stop["cost/hours"])
-    assert stop["cost/usd_saved"] == pytest.approx(stop["cost/gpu_hours_saved"] * job.hardware.gpu_hourly_usd)
 
 
 @pytest.mark.slow

@@ -16,8 +16,6 @@ from openrs.curate.pipeline import read_source
 from openrs.data.arithmetic import problems
 from openrs.data.dataset import build_mix, render_prompts
 from openrs.model.tiny import build_tokenizer
-from openrs.run_folder import newest_checkpoint
-from openrs.train.launch import accelerate_command
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:
@@ -137,31 +135,8 @@ def test_solution_is_column_addition_in_the_paper_format():
     assert row["solution"].startswith(f"{a % 10}+{b % 10}={a % 10 + b % 10}\n")
 
 
-def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
-    # 30: no trainer_state.json yet; 40: an empty one (a full disk); 50: cut short mid-write.
-    for step, state in [(10, "{}"), (20, '{"global_step": 20}'), (30, None), (40, ""), (50, '{"global_step": 5')]:
-        (tmp_path / f"checkpoint-{step}").mkdir()
-        if state is not None:
-            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
-    (tmp_path / "checkpoint-x").mkdir()
-    assert newest_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
-    assert newest_checkpoint(tmp_path / "checkpoint-30") is None
-    from openrs.run_folder import resume_checkpoint
-
-    resumed = load_job(compose_cfg("+experiment=smoke", "resume=true", output_dir=str(tmp_path)))
-    assert resume_checkpoint(resumed) == tmp_path / "checkpoint-20"
-    for step in (40, 50):
-        job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}/checkpoint-{step}"))
-        with pytest.raises(ConfigError, match="no complete checkpoint there"):
-            resume_checkpoint(job)
 
 
-def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
-    from openrs.run_folder import resume_checkpoint
-
-    job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
-    with pytest.raises(ConfigError, match="no complete checkpoint"):
-        resume_checkpoint(job)
 
 
 def source(path) -> str:
@@ -231,35 +206,5 @@ def test_a_file_name_with_an_unknown_suffix_is_never_taken_for_a_hub_id(tmp_path
         load_job(compose_cfg(source("data.jsonl.bz2")))
 
 
-def test_accelerate_command_for_the_paper_node(tmp_path):
-    job = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", "hardware.num_machines=2",
-                               "hardware.machine_rank=1", "hardware.main_process_ip=10.0.0.1",
-                               "hardware.main_process_port=29500", output_dir=str(tmp_path)))  # fmt: skip
-    cmd = accelerate_command(job, tmp_path / "job.yaml")
-    args = dict(zip(cmd[3::], cmd[4::], strict=False))
-    assert args["--num_processes"] == "6" and args["--num_machines"] == "2" and args["--machine_rank"] == "1"
-    assert args["--main_process_ip"] == "10.0.0.1" and args["--main_process_port"] == "29500"
-    assert args["--mixed_precision"] == "bf16"
-    assert args["--deepspeed_config_file"].endswith("conf/deepspeed/zero2.json")
-    assert Path(args["--deepspeed_config_file"]).is_file()
-    assert cmd[-3:] == ["-m", "openrs.train", str(tmp_path / "job.yaml")]
 
 
-def test_jobs_use_the_gpus_they_were_given(tmp_path, monkeypatch):
-    from openrs.train.launch import visible_gpus, with_ports
-
-    job = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", output_dir=str(tmp_path)))
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")  # a GPU slot or a SLURM allocation
-    assert visible_gpus(job.hardware) == ["4", "5", "6", "7"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
-    with pytest.raises(ConfigError, match="gpus_per_machine=4 but CUDA_VISIBLE_DEVICES='4,5' gives this job 2 GPUs"):
-        visible_gpus(job.hardware)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert visible_gpus(job.hardware) == ["0", "1", "2", "3"]
-    hw = with_ports(job).hardware  # free ports, so jobs side by side on one node never collide
-    assert len({hw.main_process_port, hw.vllm_server_port, hw.vllm_group_port}) == 3
-    two = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", "hardware.num_machines=2",
-                               "hardware.main_process_port=29500", output_dir=str(tmp_path)))  # fmt: skip
-    assert with_ports(two).hardware.main_process_port == 29500  # machines must agree on it
-    with pytest.raises(ConfigError, match="num_machines=2 needs hardware.main_process_port"):
-        load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", "hardware.num_machines=2"))

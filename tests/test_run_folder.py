@@ -1,0 +1,34 @@
+
+import pytest
+from conftest import compose_cfg
+
+from openrs.config.errors import ConfigError
+from openrs.config.load import load_job
+from openrs.run_folder import newest_checkpoint
+
+
+def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
+    # 30: no trainer_state.json yet; 40: an empty one (a full disk); 50: cut short mid-write.
+    for step, state in [(10, "{}"), (20, '{"global_step": 20}'), (30, None), (40, ""), (50, '{"global_step": 5')]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if state is not None:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-x").mkdir()
+    assert newest_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
+    assert newest_checkpoint(tmp_path / "checkpoint-30") is None
+    from openrs.run_folder import resume_checkpoint
+
+    resumed = load_job(compose_cfg("+experiment=smoke", "resume=true", output_dir=str(tmp_path)))
+    assert resume_checkpoint(resumed) == tmp_path / "checkpoint-20"
+    for step in (40, 50):
+        job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}/checkpoint-{step}"))
+        with pytest.raises(ConfigError, match="no complete checkpoint there"):
+            resume_checkpoint(job)
+
+
+def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
+    from openrs.run_folder import resume_checkpoint
+
+    job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
+    with pytest.raises(ConfigError, match="no complete checkpoint"):
+        resume_checkpoint(job)
