@@ -1,4 +1,5 @@
-"""The code's structure: no import cycles, one module that names the files of a run folder, small modules."""
+"""The code's structure: packages per concern and the layering between them, no import cycles, one module that names
+the files of a run folder, small modules."""
 
 import ast
 import re
@@ -20,9 +21,10 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports(path: Path, name: str, known: set[str]) -> set[str]:
-    """The project modules a module imports, wherever the import statement is (module level or inside a
-    function); imports for type checkers only (`if TYPE_CHECKING:`) are left out."""
+def imports(path: Path, name: str, known: set[str] | None) -> set[str]:
+    """The modules a module imports, wherever the import statement is (module level or inside a function): the
+    project's own (`known`), or every module named (known=None); imports for type checkers only
+    (`if TYPE_CHECKING:`) are left out."""
     tree = ast.parse(path.read_text())
     checking_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in
                      ast.unparse(node.test) for stmt in node.body for n in ast.walk(stmt)}  # fmt: skip
@@ -39,12 +41,67 @@ def imports(path: Path, name: str, known: set[str]) -> set[str]:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, *([base] if base else [])])
             found |= {base, *(f"{base}.{a.name}" for a in node.names)}
-    return {m for m in found if m in known and m != name}
+    return {m for m in found if (known is None or m in known) and m != name}
+
+
+def graph() -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports."""
+    mods = modules()
+    return {name: imports(path, name, set(mods)) for name, path in mods.items()}
+
+
+def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """The modules `start` imports, directly or through others (start included)."""
+    seen, todo = set(), [start]
+    while todo:
+        if (name := todo.pop()) not in seen:
+            seen.add(name)
+            todo += edges.get(name, ())
+    return seen
+
+
+# Modules that stand outside any package: the entry points and the run folder's names.
+TOP_LEVEL = {"__init__", "__main__", "evaluate", "report", "gold_check", "run_folder"}
+# What a user runs: nothing imports these (their helpers belong in a package).
+COMMANDS = {"openrs.__main__", "openrs.evaluate", "openrs.report", "openrs.gold_check", "openrs.config.reference"}
+# The config schemas: a leaf, importable by every other layer without pulling anything else in.
+SCHEMAS = {f"openrs.config.{m}" for m in ("errors", "schema", "job", "hardware", "reward", "curate")}
+HEAVY = ("torch", "transformers", "trl", "vllm", "deepspeed", "accelerate")
+
+
+def test_every_module_but_the_entry_points_lives_in_a_package_of_its_concern():
+    loose = {path.stem for path in (REPO / "openrs").glob("*.py")}
+    assert loose <= TOP_LEVEL, f"move into the package of their concern: {sorted(loose - TOP_LEVEL)}"
+
+
+def test_nothing_imports_a_command_module():
+    commands = COMMANDS | {n for n in modules() if n.endswith(".__main__")}
+    offenders = sorted(f"{name} imports {dep}" for name, deps in graph().items() for dep in deps & commands)
+    assert not offenders, "move what these need out of the command:\n" + "\n".join(offenders)
+
+
+def test_the_config_schemas_import_nothing_else_of_openrs():
+    edges = graph()
+    offenders = sorted(f"{name} imports {dep}" for name in SCHEMAS for dep in edges[name] - SCHEMAS - {"openrs"})
+    assert not offenders, "the schemas are a leaf (checks go in openrs.config.load):\n" + "\n".join(offenders)
+
+
+def test_grading_and_rewards_import_no_torch_transformers_or_trl():
+    # They run in the grading workers and on every completion: a heavy import there costs each worker seconds.
+    edges, mods = graph(), modules()
+    scoring = {n for n in mods if n.startswith(("openrs.grading", "openrs.rewards"))}
+    reach = set().union(*(reachable(n, edges) for n in scoring))
+    offenders = sorted(f"{n} imports {m}" for n in reach for m in imports(mods[n], n, None) if m.split(".")[0] in HEAVY)
+    assert not offenders, "grading and rewards (and what they import) must stay light:\n" + "\n".join(offenders)
+
+
+def test_the_recipe_is_imported_only_by_the_commands_that_train():
+    importers = sorted(name for name, deps in graph().items() if "openrs.train.recipe" in deps)
+    assert importers == ["openrs.__main__", "openrs.train.__main__"], importers
 
 
 def test_no_import_cycle_among_openrs_modules():
-    mods = modules()
-    graph = {name: imports(path, name, set(mods)) for name, path in mods.items()}
+    graph_ = graph()
     cycles, done = [], set()
 
     def visit(name: str, trail: list[str]) -> None:
@@ -53,11 +110,11 @@ def test_no_import_cycle_among_openrs_modules():
             return
         if name in done:
             return
-        for dep in sorted(graph[name]):
+        for dep in sorted(graph_[name]):
             visit(dep, [*trail, name])
         done.add(name)
 
-    for name in sorted(graph):
+    for name in sorted(graph_):
         visit(name, [])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
@@ -107,5 +164,5 @@ def test_every_knob_is_documented_in_its_schema_and_the_reference_is_current():
     undocumented = [key for _, model, prefix in SCHEMAS for key, _, doc in fields(model, prefix) if not doc]
     assert not undocumented, f"give these fields a docstring in their schema: {undocumented}"
     assert (REPO / "conf/README.md").read_text() == reference(), (
-        "conf/README.md is stale: python -m openrs.config_reference > conf/README.md"
+        "conf/README.md is stale: python -m openrs.config.reference > conf/README.md"
     )
