@@ -4,9 +4,9 @@
 
 Simulated exp1 runs to 500 steps, evaluated every 50 steps with the step-wise preset (AMC23: 40 problems x 8
 samples, MATH-500: 500 x 1, weighed equally as the selection weighs them; difficulty Beta(3, 1.5);
-openrs.degradation.simulate_benchmarks). True curves from the paper's Section 3.4 / Figure 2: AMC23 +7 points
+openrs.selection.degradation.simulate_benchmarks). True curves from the paper's Section 3.4 / Figure 2: AMC23 +7 points
 by step 100, back to the start by 200 and 6 points below it from 300 on; MATH-500 +1 point by 100, 3 points
-below the start from 300 on. The early stop (openrs.early_stop) ends a run at the evaluation that confirms
+below the start from 300 on. The early stop (openrs.selection.early_stop) ends a run at the evaluation that confirms
 degradation; its checkpoint is the highest-scoring step among the evaluations it saw (openrs.selection), compared
 with the more conservative earliest step not significantly below it. Cost at the paper's pace: 500 steps took
 4 A40s 24 h, so one step is 96 / 500 = 0.192 GPU-hours, at $0.4375 per GPU-hour (conf/hardware/a40x4.yaml). A

@@ -3,7 +3,7 @@
     python -m openrs.gold_check data/eval/*.jsonl [--answer-column answer] [--timeout-s 5]
 
 Each gold answer is written into a completion as `\\boxed{ANSWER}` and graded by the same path as
-training rewards (openrs.answers rules + math-verify in the grading pool). A row that does not come out
+training rewards (openrs.grading.answers rules + math-verify in the grading pool). A row that does not come out
 `correct` is listed with its outcome; exit code 1 when any row fails.
 """
 

@@ -9,15 +9,15 @@ that read or write one of these take the name from here.
       mlflow_journal.RUN_ID.jsonl   the journal of a run that a resumed job replaced (openrs.tracking)
       mlflow/job.yaml        job.yaml without secrets, as uploaded to the run (openrs.tracking)
       checkpoint-N/          the trainer's checkpoint after step N; complete once trainer_state.json parses
-      eval/step-N/           the step-wise evaluation after step N (openrs.stepwise_evaluation): per_problem.jsonl,
+      eval/step-N/           the step-wise evaluation after step N (openrs.evaluation.stepwise): per_problem.jsonl,
                              summary.csv, report.md
-      ranks/                 each launched rank's output (openrs.launch)
-      README.md              the model card (openrs.model_card); final/ and a registered checkpoint have theirs
+      ranks/                 each launched rank's output (openrs.train.launch)
+      README.md              the model card (openrs.model.card); final/ and a registered checkpoint have theirs
       final/                 the model after the last step (openrs.train)
       selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)
-      preempted              SIGTERM stopped training after a checkpoint (openrs.train, openrs.launch)
-      pruned                 the Optuna study pruned the job (openrs.pruning)
-      error.txt              a failed job's error, in a sweep (openrs.sweep_summary)
+      preempted              SIGTERM stopped training after a checkpoint (openrs.train, openrs.train.launch)
+      pruned                 the Optuna study pruned the job (openrs.selection.pruning)
+      error.txt              a failed job's error, in a sweep (openrs.tracking.sweep_summary)
     SWEEP_DIR/mlflow_parent.json   the sweep's parent MLflow run (openrs.tracking)
 """
 
@@ -43,7 +43,7 @@ REDACTED_DIR = "mlflow"
 EVAL_DIR = "eval"
 RANKS_DIR = "ranks"
 FINAL_DIR = "final"
-MODEL_CARD = "README.md"  # in the run folder and in final/ (openrs.model_card)
+MODEL_CARD = "README.md"  # in the run folder and in final/ (openrs.model.card)
 SELECTION_JSON, SELECTION_MD, SELECTION_FIGURE = "selection.json", "selection.md", "degradation.png"
 # transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
 # trainer_state.json parses is complete (is_complete).

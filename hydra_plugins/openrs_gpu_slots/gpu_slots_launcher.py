@@ -107,7 +107,7 @@ def _job(payload: bytes, report) -> None:
 
 def _died(job_dir: Path, error: str, config) -> None:
     """A job whose process died could not record why: its error.txt and MLflow run say it, and the sweep's
-    summary lists it (openrs.sweep_summary)."""
+    summary lists it (openrs.tracking.sweep_summary)."""
     from openrs.run_folder import ERROR_FILE
     from openrs.tracking.sweep_summary import close_dead_runs, write_summary
 

@@ -4,8 +4,8 @@ pins optuna < 3). Config: conf/hydra/sweeper/optuna.yaml.
 The study lives in `storage` (SQLite file or an RDB URL) under `study_name`: a restarted sweep loads it and
 counts its finished trials towards n_trials. Each trial is one job of the sweep (a child MLflow run); its
 objective is the job's return value, the selected checkpoint's score. Jobs learn their trial through
-OPENRS_OPTUNA_TRIAL (storage, study, trial number, pruner) and report their step-wise scores to it (openrs.pruning), so
-the study's pruner can stop a poor trial early.
+OPENRS_OPTUNA_TRIAL (storage, study, trial number, pruner) and report their step-wise scores to it
+(openrs.selection.pruning), so the study's pruner can stop a poor trial early.
 
 Several sweepers may share a study: each marks its running trials with its host, pid and a heartbeat. A running
 trial whose sweeper is gone (its pid ended on this host, or no heartbeat for stale_after_s) was interrupted: it
@@ -235,7 +235,8 @@ class OptunaSweeper(Sweeper):
             thread.join()
 
     def _trial_env(self, number: int) -> str:
-        """The override that tells a job its trial and the pruner (openrs.pruning and openrs.tracking read it)."""
+        """The override that tells a job its trial and the pruner (read by openrs.selection.pruning and
+        openrs.tracking)."""
         pruner = OmegaConf.to_container(self.pruner, resolve=True)
         trial = encode_trial({"storage": self.storage, "study": self.study_name, "trial": number, "pruner": pruner})
         return f"+hydra.job.env_set.{TRIAL_ENV}='{trial}'"

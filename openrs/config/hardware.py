@@ -50,7 +50,7 @@ class HardwareConfig(Schema):
     vllm_group_port: int | None = Field(gt=0, lt=65536)
     """The port the ranks send weights to the vLLM server through; null: a free one, chosen at launch."""
     detected: str | None = None
-    """Written by hardware=auto (openrs.hardware): what it found and the layout it chose; not a setting."""
+    """Written by hardware=auto (openrs.config.auto_hardware): what it found and the layout it chose; not a setting."""
 
     @property
     def launched(self) -> bool:

@@ -20,7 +20,7 @@ GENERATED_PREFIX = "arithmetic:"
 
 
 class TinyModelConfig(Schema):
-    """Shape and warm start of the embedded default model (openrs.tiny)."""
+    """Shape and warm start of the embedded default model (openrs.model.tiny)."""
 
     hidden_size: int = Field(gt=0)
     """Width of the residual stream."""
@@ -47,7 +47,7 @@ class TinyModelConfig(Schema):
 
 
 class ScaledModelConfig(Schema):
-    """A randomly initialised, scaled-down copy of a real architecture (openrs.miniature): the model's own
+    """A randomly initialised, scaled-down copy of a real architecture (openrs.model.scaled): the model's own
     config.json, tokenizer and chat template with these sizes."""
 
     hidden_size: int = Field(gt=0)
@@ -94,7 +94,7 @@ class DataSource(Schema):
     path: str
     """Hub dataset id, a local .jsonl/.jsonl.gz/.json/.parquet file, an output folder of `python -m openrs.curate`,
     `deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), or `arithmetic:easy` / `arithmetic:hard`
-    (generated problems, openrs.arithmetic)."""
+    (generated problems, openrs.data.arithmetic)."""
     split: str
     """Split to read from a hub dataset (local files have one split, `train`)."""
     count: int | None = Field(gt=0)
@@ -247,8 +247,8 @@ class EvalConfig(Schema):
     """Sequences per generate call of the transformers backend (vLLM schedules its own batches)."""
     protocol: Literal["openrs", "paper"]
     """How prompts are built and answers graded. `openrs`: the training prompt (the `prompt` group's system
-    prompt + the problem) and the rewards' grading (the last `\\boxed{}`, openrs.answers rules). `paper`: the
-    Open-RS paper's lighteval protocol (openrs.paper_protocol): no system prompt, lighteval's
+    prompt + the problem) and the rewards' grading (the last `\\boxed{}`, openrs.grading.answers rules). `paper`: the
+    Open-RS paper's lighteval protocol (openrs.grading.paper_protocol): no system prompt, lighteval's
     MATH_QUERY_TEMPLATE as the user turn, the answer extracted from the whole completion (`\\boxed{}` first,
     then other LaTeX or a plain expression), MATH-500 and Minerva graded against their full solutions."""
 
@@ -292,7 +292,7 @@ class TrackingConfig(Schema):
 
 class SelectionConfig(Schema):
     alpha: float = Field(gt=0, lt=1)
-    """Chance that a run whose true score never drops is declared degraded (openrs.degradation), over all
+    """Chance that a run whose true score never drops is declared degraded (openrs.selection.degradation), over all
     its step-wise evaluations."""
     persistence: int = Field(ge=1)
     """Step-wise evaluations from the onset on that must show a drop before degradation is confirmed (patience)."""
@@ -305,7 +305,7 @@ class SelectionConfig(Schema):
     """Model registry alias moved to the best-scoring registered checkpoint."""
 
 
-# openrs.degradation simulates its thresholds for the planned evaluations in O(n^3) time (once per ratio of
+# openrs.selection.degradation simulates its thresholds for the planned evaluations in O(n^3) time (once per ratio of
 # selection.checkpoint_variation to the sampling error, rounded): 618 s for 101 on 2 busy shared CPU cores.
 MAX_STEPWISE_EVALUATIONS = 101
 
@@ -359,7 +359,8 @@ class JobConfig(Schema):
         return self.trainer.max_steps // every + 1 if every else None
 
     def degradation_levels(self) -> dict[str, Any]:
-        """Keyword arguments for openrs.degradation.analyse: the selection's levels and the planned evaluations."""
+        """Keyword arguments for openrs.selection.degradation.analyse: the selection's levels and the planned
+        evaluations."""
         return {"alpha": self.selection.alpha, "persistence": self.selection.persistence,
                 "looks": self.planned_evaluations, "variation": self.selection.checkpoint_variation}  # fmt: skip
 

@@ -1,5 +1,5 @@
 """Every config knob with its meaning, written from the schemas' field docstrings, the one place knobs are
-documented (conf/ YAML comments say what a preset is and why it picks a value). `python -m openrs.config_reference
+documented (conf/ YAML comments say what a preset is and why it picks a value). `python -m openrs.config.reference
 > conf/README.md` regenerates the reference; tests/test_structure.py fails when it is stale."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from openrs.config.job import JobConfig
 
 HEADER = """# Config reference
 
-The output of `python -m openrs.config_reference`, written from the field docstrings of openrs's config schemas,
+The output of `python -m openrs.config.reference`, written from the field docstrings of openrs's config schemas,
 the one place a knob is documented; do not edit by hand. The YAML files of this folder hold the values
 (defaults in `config.yaml`, options in the groups) and say what each preset is and why it picks a value. Change
 one value with `group.key=value`; `python -m openrs --cfg job` prints a composed job. The Hydra plugins' configs

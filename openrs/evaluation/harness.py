@@ -1,8 +1,8 @@
 """Benchmark evaluation: k samples per problem, graded like the rewards, summarised with intervals.
 
 One interface for generation (`Generator`: transformers on a CPU, vLLM on GPUs), the prompts of training
-(openrs.data.chat_prompt) or of the paper (openrs.paper_protocol, `eval.protocol: paper`), the grading engine
-of the rewards (openrs.grading), and the estimators of openrs.estimators. Used by `python -m openrs.evaluate`
+(openrs.data.chat_prompt) or of the paper (openrs.grading.paper_protocol, `eval.protocol: paper`), the grading engine
+of the rewards (openrs.grading), and the estimators of openrs.evaluation.estimators. Used by `python -m openrs.evaluate`
 and by the step-wise callback during training.
 """
 

@@ -39,7 +39,7 @@ class StepwiseEvaluation(TrainerCallback):
             return
         job, step = self.job, state.global_step
         # Evaluation must not change the training run: sample from a forked RNG. Seeded by step, so a rerun
-        # samples alike while evaluations' sampling noise stays independent, as openrs.degradation assumes.
+        # samples alike while evaluations' sampling noise stays independent, as openrs.selection.degradation assumes.
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
             torch.manual_seed(job.seed + step)
             results = evaluate(generate, self.trainer.processing_class, job.eval, job.prompt.text, job.reward.grading)

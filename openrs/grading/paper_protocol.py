@@ -9,7 +9,7 @@ library lighteval's own extraction code became), configured as lighteval@ed08481
 lighteval itself is measured by benchmarks/lighteval_agreement.py.
 
 Imported in the training process (prompts, gold selection); only `paper_verdict` needs math-verify, and it
-runs in the grading workers (openrs.grading_worker), where math-verify is loaded already.
+runs in the grading workers (openrs.grading.worker), where math-verify is loaded already.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ class GradingPool:
         self._ctx = mp.get_context("forkserver")
         # Workers fork from a server that has imported and warmed up math-verify: a replacement for a
         # killed worker is ready in milliseconds instead of a second. Server and workers ignore the signals
-        # that stop a training job, so that it can still grade while it checkpoints (openrs.grading_shield).
+        # that stop a training job, so that it can still grade while it checkpoints (openrs.grading.shield).
         self._ctx.set_forkserver_preload(["openrs.grading.shield", "openrs.grading.worker"])
         self._workers = [_Worker(self._ctx, memory_mb) for _ in range(self.n_workers)]
         try:

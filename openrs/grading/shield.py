@@ -4,7 +4,7 @@ every worker forked from it ignore SIGTERM and SIGINT.
 SLURM signals every process of a job, and `kill -- -PGID`, `timeout` and a terminal's Ctrl-C signal a whole
 process group: the trainer then checkpoints after its current step (openrs.train), which needs the graders
 alive until then. Workers still end with the job: the pool stops them, and they get SIGKILL when the
-forkserver, which ends with the trainer, goes (openrs.grading_worker.serve).
+forkserver, which ends with the trainer, goes (openrs.grading.worker.serve).
 """
 
 import signal

@@ -114,7 +114,7 @@ def verdict(gold: Gold, prediction: str | None) -> str:
 
 def serve(conn: Connection, memory_mb: int) -> None:
     """Worker loop: receive chunks of (key, gold, prediction), send (key, outcome) per item; None stops."""
-    # It ignores SIGTERM (openrs.grading_shield): end with the forkserver, which ends with the job.
+    # It ignores SIGTERM (openrs.grading.shield): end with the forkserver, which ends with the job.
     end_with_parent(os.getppid(), signal.SIGKILL)
     # A runaway sympy computation must fail inside this worker, not take the node's memory.
     limit = memory_mb * 1024 * 1024

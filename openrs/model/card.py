@@ -24,7 +24,7 @@ def base_model(job: JobConfig) -> tuple[str | None, str]:
     if m.tiny is not None:
         return None, "openrs's tiny model (built and warm-started on arithmetic where it ran: conf/model/tiny.yaml)"
     if m.scaled is not None:
-        return None, f"a randomly initialised, scaled-down copy of {m.name_or_path}'s architecture (openrs.miniature)"
+        return None, f"a randomly initialised, scaled-down copy of {m.name_or_path}'s architecture (model.scaled)"
     if is_local(m.name_or_path):
         return None, f"the local model {m.name_or_path}"
     revision = "" if m.revision == "main" else f" (revision {m.revision})"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # builds a scaled-down copy from them offline.
 ARCHITECTURES = Path(__file__).parent / "architectures"
 SHIPPED_MODELS = {"deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": ARCHITECTURES / "r1-distill-qwen-1.5b"}
-# Vocabulary of the tiny model's byte-level tokenizer (openrs.tiny), rounded up: its size only needs to be small.
+# Vocabulary of the tiny model's byte-level tokenizer (openrs.model.tiny), rounded up: its size only needs to be small.
 _TINY_VOCAB = 300
 
 

@@ -1,7 +1,7 @@
 """The embedded default model: a Qwen2 of about a million parameters with a character tokenizer,
 built and warm-started here, so the whole GRPO loop runs on a laptop CPU with no download.
 
-The warm start is a short supervised pass on generated arithmetic (openrs.arithmetic) in the paper's
+The warm start is a short supervised pass on generated arithmetic (openrs.data.arithmetic) in the paper's
 format, the way R1-Distill was distilled before RL: enough that some sampled answers are right and GRPO
 has a signal, not so much that nothing is left to learn. The result is cached by its settings.
 """

@@ -1,6 +1,6 @@
 """Which checkpoint to keep, at the end of every job and on demand (`openrs-select`, openrs.selection.__main__).
 
- The degradation analysis (openrs.degradation) of the step-wise
+ The degradation analysis (openrs.selection.degradation) of the step-wise
 evaluations in OUTPUT_DIR/eval/ gives the best (highest-scoring) step and the onset of degradation; training-side
 precursors (share of completions cut at the length cap, mean length over the cap, KL, non-English share of
 the evaluated samples) are reported beside it at each evaluated step. Written to OUTPUT_DIR as

@@ -226,8 +226,8 @@ def analyse(
     ] if broken]  # fmt: skip
     if unmet:
         why = "; ".join(unmet)
-        warnings.warn(f"openrs.degradation: {why}: the onset's false-alarm level is not guaranteed (it assumes the "
-                      "same problems and samples at every planned evaluation)", stacklevel=2)  # fmt: skip
+        warnings.warn(f"openrs.selection.degradation: {why}: the onset's false-alarm level is not guaranteed (it "
+                      "assumes the same problems and samples at every planned evaluation)", stacklevel=2)  # fmt: skip
 
     onset = confirmed = None
     planned = max(looks or 0, len(steps))

@@ -1,6 +1,6 @@
 """Early stop and cost during training.
 
-After each step-wise evaluation the main process runs the degradation analysis (openrs.degradation) on the
+After each step-wise evaluation the main process runs the degradation analysis (openrs.selection.degradation) on the
 evaluations so far, with the threshold for all the evaluations the run plans (once per evaluation: Optuna
 pruning reads the same analysis, analysis_at); once degradation is confirmed
 every rank saves a checkpoint and training stops. Time spent, GPU-hours (time x hardware GPUs) and their cost

@@ -1,7 +1,7 @@
 """Optuna pruning during training: when the Optuna sweeper (hydra_plugins/openrs_optuna) runs this job as a
 trial, it sets OPENRS_OPTUNA_TRIAL; after each step-wise evaluation the main process reports the step's
 score (the mean over benchmarks, as the selection scores it; the early stop's analysis of that evaluation,
-openrs.early_stop.analysis_at) to the trial, and when the sweeper's pruner
+openrs.selection.early_stop.analysis_at) to the trial, and when the sweeper's pruner
 says so every rank saves a checkpoint and stops. The job then ends as a pruned trial (PRUNED_MARKER)."""
 
 from __future__ import annotations

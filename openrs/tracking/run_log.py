@@ -13,7 +13,7 @@ OUTPUT_DIR` uploads whatever the run lacks. A metric the run already holds at a 
 that step again (a resumed job repeats the steps after its checkpoint).
 
 No secret reaches MLflow: params, tags, the run name and the job.yaml artifact pass through
-openrs.redaction. A local server for a run or sweep is openrs.mlflow_server's.
+openrs.tracking.redaction. A local server for a run or sweep is openrs.tracking.server's.
 """
 
 from __future__ import annotations

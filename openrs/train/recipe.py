@@ -1,9 +1,9 @@
 """The GRPO recipe: a validated JobConfig in, a trained and checkpointed model out.
 
-Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.launch); it never
+Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.train.launch); it never
 composes Hydra configs itself. Resuming continues from the newest complete checkpoint; SIGTERM (what
 SLURM sends before preemption) or SIGINT (Ctrl-C) saves a checkpoint at the end of the current step and
-stops; the job then exits with `requeue_exit_code` (openrs.__main__, openrs.launch).
+stops; the job then exits with `requeue_exit_code` (openrs.__main__, openrs.train.launch).
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def build_trainer(job: JobConfig, callbacks=()):
     At the end of a step the callbacks run in this order, which matters:
     1. `callbacks` (train's preemption: after SIGTERM, save and stop);
     2. step-wise evaluation (eval.every_steps set): writes eval/step-N and adds its scores to the log history;
-    3. early stop: the degradation analysis of the evaluations so far (openrs.early_stop.analysis_at); save and
-       stop once degradation is confirmed; cost entries in the log history;
+    3. early stop: the degradation analysis of the evaluations so far (openrs.selection.early_stop.analysis_at);
+       save and stop once degradation is confirmed; cost entries in the log history;
     4. Optuna pruning (a trial only): reports the score of that same analysis to the study; save and stop
        when pruned;
     5. MLflow logging (main process of a tracked job): last, so that it logs what 2-4 added at this step."""
