@@ -19,6 +19,7 @@ from openrs import CONF_DIR
 from openrs.config.errors import ConfigError
 from openrs.config.job import JobConfig
 from openrs.config.load import load_job
+from openrs.model.source import estimated_parameters
 from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, resume_checkpoint
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
@@ -33,10 +34,16 @@ def describe(job: JobConfig) -> str:
         f"{s.path}" + (f" x{s.count}" if s.count else f" x{s.fraction:.0%}" if s.fraction else "")
         for s in job.data.sources
     )
+    model = job.model.name_or_path
+    if job.model.tiny is not None or job.model.scaled is not None:  # built here: the name is only its architecture
+        params = estimated_parameters(job.model.model_dump())
+        size = f"{params / 1e6:.1f}M parameters" if params else "size unknown"
+        how = "warm-started on arithmetic" if job.model.tiny else "randomly initialised"
+        model = f"{'openrs tiny model' if job.model.tiny else model + ' scaled down'} ({size}, {how})"
     rewards = " + ".join(f"{w:g}*{f}" for f, w in zip(job.reward.funcs, job.reward.weights, strict=True))
     return "\n".join(
         [
-            f"job {job.name}: {job.model.name_or_path} on {sources}",
+            f"job {job.name}: {model} on {sources}",
             f"  rewards   {rewards}",
             f"  batch     {t.global_batch_size} completions/step = {t.global_batch_size // t.num_generations} "
             f"prompts x {t.num_generations} = {b.per_device} per device x {b.world_size} processes x "

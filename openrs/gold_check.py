@@ -61,7 +61,7 @@ def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 5
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="openrs-gold-check", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help=".jsonl files with an answer column")
     parser.add_argument("--answer-column", default="answer")
     parser.add_argument("--timeout-s", type=float, help="hard bound per answer, seconds (default: conf/)")

@@ -1,0 +1,44 @@
+"""Where a model comes from, before anything loads: its size from config.json alone, and a clear error when it
+cannot be had."""
+
+import pytest
+from conftest import compose_cfg
+
+from openrs.__main__ import describe
+from openrs.config.errors import ConfigError
+from openrs.config.load import load_job
+from openrs.model.source import SHIPPED_MODELS, architecture, check_available, estimated_parameters, parameter_count
+
+R1 = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+
+
+def test_the_shipped_r1_distill_architecture_counts_its_published_size():
+    # 1.78B without biases and norms (the model card says 1.5B for the non-embedding part, 1.78B in all).
+    assert architecture(R1) is not None and R1 in SHIPPED_MODELS
+    assert parameter_count(architecture(R1)) == pytest.approx(1.777e9, rel=0.005)
+
+
+@pytest.mark.parametrize(("model", "low", "high"), [("tiny", 0.5e6, 2e6), ("r1_mini", 15e6, 25e6),
+                                                    ("r1_distill_qwen_1p5b", 1.7e9, 1.9e9)])  # fmt: skip
+def test_a_built_model_counts_its_own_size_not_its_architectures(model, low, high):
+    job = load_job(compose_cfg(f"model={model}"))
+    assert low < estimated_parameters(job.model.model_dump()) < high
+
+
+def test_the_plan_names_a_scaled_model_as_scaled_with_its_size():
+    plan = describe(load_job(compose_cfg("+experiment=exp3", "model=r1_mini")))
+    assert plan.startswith(f"job exp3: {R1} scaled down (19.5M parameters, randomly initialised) on ")
+    tiny = describe(load_job(compose_cfg("+experiment=smoke")))
+    assert tiny.startswith("job smoke: openrs tiny model (") and "warm-started on arithmetic" in tiny.splitlines()[0]
+
+
+def test_a_model_that_cannot_be_had_is_named_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    missing = load_job(compose_cfg(f"model.name_or_path={tmp_path / 'nothing'}", "model=r1_distill_qwen_1p5b")).model
+    with pytest.raises(ConfigError, match="no model directory there"):
+        check_available(missing)
+    unknown = load_job(compose_cfg("model=r1_mini", "model.name_or_path=owner/not-cached")).model
+    with pytest.raises(ConfigError, match="model.scaled builds from its config.json, which is not on this machine"):
+        check_available(unknown)
+    with pytest.raises(ConfigError, match="not in the Hugging Face cache and HF_HUB_OFFLINE is set"):
+        check_available(load_job(compose_cfg("model=r1_distill_qwen_1p5b", "model.name_or_path=owner/x")).model)
