@@ -33,8 +33,8 @@ class HardwareConfig(Schema):
     """Share of each GPU's memory (of the machine's memory on a CPU) a vLLM engine takes for weights and KV cache."""
     vllm_enforce_eager: bool
     """The vLLM engines openrs starts itself (evaluation, curation's judge, server mode's server; not TRL's colocated
-    engine) skip graph compilation: they start faster and generate slower (the tiny model's engine on 2 CPU cores:
-    30 s instead of 70 s to start, 4% fewer tokens per second; benchmarks/vllm_cpu.py)."""
+    engine) skip graph compilation: they start faster and generate slower (measured in benchmarks/README.md, vLLM
+    on a CPU)."""
     deepspeed: Literal["zero2", "zero3"] | None
     """DeepSpeed ZeRO stage (config in conf/deepspeed/), or null."""
     gpu_hourly_usd: float | None = Field(ge=0)

@@ -306,7 +306,8 @@ class SelectionConfig(Schema):
 
 
 # openrs.selection.degradation simulates its thresholds for the planned evaluations in O(n^3) time (once per ratio of
-# selection.checkpoint_variation to the sampling error, rounded): 618 s for 101 on 2 busy shared CPU cores.
+# selection.checkpoint_variation to the sampling error, rounded); README (Tracking, checkpoint selection and early
+# stop) gives the measured cost.
 MAX_STEPWISE_EVALUATIONS = 101
 
 

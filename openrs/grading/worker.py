@@ -129,5 +129,5 @@ def serve(conn: Connection, memory_mb: int) -> None:
             conn.send((key, outcome))
 
 
-verdict(prepare_gold("\\frac{1}{2}"), "0.5")  # warm-up: the first parse builds the LaTeX parser (~1 s)
+verdict(prepare_gold("\\frac{1}{2}"), "0.5")  # warm-up: the first parse builds the LaTeX parser
 _parse.cache_clear()
