@@ -20,7 +20,7 @@ from openrs.config.errors import ConfigError
 from openrs.config.load import load_job
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     try:
         job = load_job(cfg)

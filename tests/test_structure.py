@@ -2,6 +2,7 @@
 the files of a run folder, small modules."""
 
 import ast
+import contextlib
 import re
 from pathlib import Path
 
@@ -166,3 +167,17 @@ def test_every_knob_is_documented_in_its_schema_and_the_reference_is_current():
     assert (REPO / "conf/README.md").read_text() == reference(), (
         "conf/README.md is stale: python -m openrs.config.reference > conf/README.md"
     )
+
+
+def test_every_command_names_itself_in_its_usage(monkeypatch, capsys):
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    for command, target in scripts.items():
+        module, _, function = target.partition(":")
+        monkeypatch.setattr("sys.argv", [command, "--help"])  # as the console script runs it (Hydra or argparse)
+        with contextlib.suppress(SystemExit):
+            getattr(importlib.import_module(module), function)()
+        usage = next(line for line in capsys.readouterr().out.splitlines() if line.lower().startswith("usage:"))
+        assert usage.split()[1] == command, f"{command}: {usage}"
