@@ -1,6 +1,6 @@
 """The run folder: the name of every file a job writes under its output_dir (and a sweep under its sweep
-folder), checkpoint discovery and numbering, and the environment that makes a job an Optuna trial. Modules
-that read or write one of these take the name from here.
+folder), and checkpoint discovery and numbering. Modules that read or write one of these take the name from
+here.
 
     OUTPUT_DIR/
       job.yaml               the resolved, validated job (openrs.__main__); launched ranks and selection read it
@@ -23,9 +23,7 @@ that read or write one of these take the name from here.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,10 +49,6 @@ COMPLETE_MARKER = "trainer_state.json"
 PREEMPTED_MARKER = "preempted"
 PRUNED_MARKER = "pruned"
 ERROR_FILE = "error.txt"
-# Set by the Optuna sweeper for a job that is a trial (encode_trial's spec).
-TRIAL_ENV = "OPENRS_OPTUNA_TRIAL"
-# The MLflow tag of a trial's run, "study:number" (openrs.tracking): how the sweeper finds the run of a trial.
-TRIAL_TAG = "openrs.optuna_trial"
 
 _CHECKPOINT, _EVAL_STEP = "checkpoint-", "step-"
 
@@ -126,15 +120,3 @@ def resume_checkpoint(job: JobConfig) -> Path | None:
             "give a run folder or checkpoint that has one, or resume=false"
         )
     return found
-
-
-def encode_trial(spec: dict) -> str:
-    """TRIAL_ENV's value for a trial spec (storage, study, trial number, pruner): base64 JSON, so that any
-    storage path or study name (quotes, backslashes, ${...}) survives Hydra's override grammar."""
-    return base64.b64encode(json.dumps(spec).encode()).decode()
-
-
-def trial_spec() -> dict | None:
-    """The Optuna trial this job runs (encode_trial's spec, from TRIAL_ENV); None outside a search."""
-    value = os.environ.get(TRIAL_ENV)
-    return json.loads(base64.b64decode(value)) if value else None

@@ -29,7 +29,7 @@ from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Overrid
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
-from openrs.run_folder import TRIAL_ENV, TRIAL_TAG, encode_trial
+from openrs.selection.trial import TRIAL_ENV, TRIAL_TAG, encode_trial
 
 if TYPE_CHECKING:  # Hydra imports every plugin on every run: optuna (0.6 s) only loads when a search runs
     import optuna

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from transformers import TrainerCallback
 
 from openrs.config.job import JobConfig
-from openrs.run_folder import PRUNED_MARKER, trial_spec
+from openrs.run_folder import PRUNED_MARKER
 from openrs.selection.early_stop import analysis_at
+from openrs.selection.trial import trial_spec
 from openrs.train.collective import any_rank
 
 if TYPE_CHECKING:

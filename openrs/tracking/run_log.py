@@ -41,11 +41,10 @@ from openrs.run_folder import (
     PARENT_FILE,
     REDACTED_DIR,
     RUN_FILE,
-    TRIAL_TAG,
     resume_checkpoint,
     retired_journal,
-    trial_spec,
 )
+from openrs.selection.trial import TRIAL_TAG, trial_spec
 from openrs.tracking.metadata import flatten, git_commit, run_name, ui_link
 from openrs.tracking.redaction import redact
 

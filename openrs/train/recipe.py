@@ -24,9 +24,10 @@ from openrs.evaluation.stepwise import StepwiseEvaluation
 from openrs.model.card import write_model_card
 from openrs.model.loading import load_model, load_tokenizer
 from openrs.rewards import build_rewards
-from openrs.run_folder import FINAL_DIR, RUN_FILE, resume_checkpoint, trial_spec
+from openrs.run_folder import FINAL_DIR, RUN_FILE, resume_checkpoint
 from openrs.selection.early_stop import EarlyStop
 from openrs.selection.pruning import Pruning
+from openrs.selection.trial import trial_spec
 from openrs.tracking.run_log import logging_callback
 from openrs.train.collective import any_rank
 

@@ -107,7 +107,7 @@ def test_notebook_executes_against_a_smoke_sweep(notebook, tracked_sweep, monkey
 def test_a_trial_spec_survives_hydras_override_grammar(monkeypatch):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from openrs.run_folder import TRIAL_ENV, encode_trial, trial_spec
+    from openrs.selection.trial import TRIAL_ENV, encode_trial, trial_spec
 
     spec = {"storage": "sqlite:////tmp/it's a \\ ${x}/optuna.db", "study": 'say "hi"', "trial": 3, "pruner": {}}
     [override] = OverridesParser.create().parse_overrides([f"+hydra.job.env_set.{TRIAL_ENV}='{encode_trial(spec)}'"])
