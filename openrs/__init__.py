@@ -11,5 +11,5 @@ CONF_DIR = _PACKAGED_CONF if _PACKAGED_CONF.is_dir() else Path(__file__).parent.
 
 
 def cache_dir() -> Path:
-    """Where built models built here and cached grades live: $OPENRS_CACHE, else ~/.cache/openrs."""
+    """Where the models built here and cached grades live: $OPENRS_CACHE, else ~/.cache/openrs."""
     return Path(os.environ.get("OPENRS_CACHE", Path.home() / ".cache" / "openrs"))

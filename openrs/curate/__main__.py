@@ -12,21 +12,20 @@ from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ValidationError
 
 from openrs import CONF_DIR
 from openrs.config.curate import CurateConfig, DifficultyStep
 from openrs.config.errors import ConfigError
 from openrs.config.job import JobConfig
 from openrs.config.load import load_job
+from openrs.config.schema import describe_errors
 from openrs.curate.pipeline import curate
 from openrs.data.files import CURATED_FILE, local_file
 
 
 def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
     """Validate the curate node and the rest of the config (model, prompt, grading, hardware of the judge)."""
-    from pydantic import BaseModel, ValidationError
-
-    from openrs.config.schema import describe_errors
 
     class Root(BaseModel):  # so that errors name their key from the top: curate.steps[2].threshold
         curate: CurateConfig
