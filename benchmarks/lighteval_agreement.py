@@ -6,7 +6,7 @@ Builds R1-style completions for every problem of the five shipped benchmarks (op
 that restates the problem (its numbers and LaTeX are what a fallback extraction can pick up), closed by
 `</think>`, then one of VARIANTS: the right or a wrong answer boxed, the paper template's last line, the
 answer in prose without a box, a first box corrected by a second, a reasoning cut off before any answer.
-openrs grades them through `openrs.evaluation.evaluate` with `eval=paper` (the real prompts, gold selection
+openrs grades them through `openrs.evaluation.harness.evaluate` with `eval=paper` (the real prompts, gold selection
 and grading pool; a scripted generator returns the completions). lighteval grades the same (gold, completion)
 pairs in its own environment (`--lighteval-python`, a venv with lighteval installed; not a project
 dependency), with `latex_gold_metric` / `expr_gold_metric` built exactly as open-rs src/open_r1/evaluate.py

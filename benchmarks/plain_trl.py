@@ -3,8 +3,8 @@
     python benchmarks/plain_trl.py OUTPUT_DIR [--grading pool|main-thread] [OVERRIDE ...]
 
 The same work as `python -m openrs OVERRIDE ...`, without the framework around it: the job's own rows
-(openrs.data.training_dataset), reward functions (openrs.rewards.build_rewards), model and GRPOConfig
-(openrs.train.grpo_kwargs) go straight to GRPOTrainer; no Hydra run, MLflow, callbacks (step-wise evaluation,
+(openrs.data.dataset.training_dataset), reward functions (openrs.rewards.build_rewards), model and GRPOConfig
+(openrs.train.recipe.grpo_kwargs) go straight to GRPOTrainer; no Hydra run, MLflow, callbacks (step-wise evaluation,
 early stop, preemption) or selection. `--grading main-thread` replaces the accuracy reward's grading pool by
 the same verdicts computed on the training thread, one by one and without a cache (what a hand-written
 reward calling math-verify does): the rewards stay identical, only where they are computed changes.

@@ -54,7 +54,7 @@ _CHECKPOINT, _EVAL_STEP = "checkpoint-", "step-"
 
 
 def retired_journal(run_id: str) -> str:
-    """The name JOURNAL takes when a resumed job replaces run_id (openrs.tracking.start_run)."""
+    """The name JOURNAL takes when a resumed job replaces run_id (openrs.tracking.run_log.start_run)."""
     return f"mlflow_journal.{run_id}.jsonl"
 
 

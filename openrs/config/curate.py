@@ -41,7 +41,7 @@ class AnsweredStep(Schema):
 class DedupeStep(Schema):
     step: Literal["dedupe"]
     """Keep the first row of each problem, exact or identical up to case, spacing, punctuation and LaTeX layout
-    (openrs.curate.normalized: operators and digits count)."""
+    (openrs.curate.pipeline.normalized: operators and digits count)."""
     conflicting: Literal["drop", "keep_first"]
     """Duplicates whose answers differ: drop every row of the problem (its gold is in doubt), or keep the first."""
 
@@ -51,7 +51,7 @@ class DecontaminateStep(Schema):
     """Drop rows matching a benchmark problem exactly (up to case, spacing, punctuation and LaTeX layout, as
     `dedupe` compares) or by word n-grams."""
     benchmarks: list[str] = Field(min_length=1)
-    """Benchmarks to protect (openrs.evaluation.load_benchmark names or files)."""
+    """Benchmarks to protect (openrs.evaluation.harness.load_benchmark names or files)."""
     ngram: int = Field(gt=0)
     """Words per n-gram."""
     threshold: float = Field(gt=0, le=1)

@@ -1,4 +1,4 @@
-"""The two evaluation backends behind openrs.evaluation.Generator: transformers batched generation (CPU,
+"""The two evaluation backends behind openrs.evaluation.harness.Generator: transformers batched generation (CPU,
 or a GPU without vLLM) and vLLM (an engine of its own, or the training job's colocated engine)."""
 
 from __future__ import annotations

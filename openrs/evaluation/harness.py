@@ -1,7 +1,7 @@
 """Benchmark evaluation: k samples per problem, graded like the rewards, summarised with intervals.
 
 One interface for generation (`Generator`: transformers on a CPU, vLLM on GPUs), the prompts of training
-(openrs.data.chat_prompt) or of the paper (openrs.grading.paper_protocol, `eval.protocol: paper`), the grading engine
+(openrs.data.dataset.chat_prompt) or of the paper (openrs.grading.paper_protocol, `eval.protocol: paper`), the grading engine
 of the rewards (openrs.grading), and the estimators of openrs.evaluation.estimators. Used by `python -m openrs.evaluate`
 and by the step-wise callback during training.
 """
@@ -96,7 +96,7 @@ class ProblemResult:
     samples: int = 0
     predictions: list[str | None] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
-    """Grading outcome per sample (openrs.grading.SCORES keys)."""
+    """Grading outcome per sample (openrs.grading.pool.SCORES keys)."""
     lengths: list[int] = field(default_factory=list)
     """Completion length per sample, tokens."""
     truncated: int = 0

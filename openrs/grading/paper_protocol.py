@@ -45,7 +45,7 @@ FLOAT_ROUNDING = 5  # the tasks' `precision=5`: numbers are compared rounded to 
 class PaperGold:
     """A gold answer graded the paper's way: `text` as the dataset stores it, extracted with `kind` rules.
 
-    A grading item (openrs.grading.GradingPool) of this kind carries the whole completion as its prediction."""
+    A grading item (openrs.grading.pool.GradingPool) of this kind carries the whole completion as its prediction."""
 
     text: str
     kind: GoldKind
@@ -60,7 +60,7 @@ def paper_prompt(tokenizer, problem: str) -> str:
 
 def paper_gold(benchmark: str, row: dict) -> PaperGold:
     """The gold answer the paper's task for `benchmark` grades against, from a row of
-    openrs.evaluation.load_benchmark (which keeps `solution` where the benchmark has one)."""
+    openrs.evaluation.harness.load_benchmark (which keeps `solution` where the benchmark has one)."""
     column, kind = PAPER_GOLDS.get(benchmark, ("answer", "any"))
     return PaperGold(str(row[column]), kind)
 
