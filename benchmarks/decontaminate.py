@@ -4,8 +4,8 @@
 
 The shipped DeepScaleR-Preview copy (40,315 rows; openrs/data/training) is matched against AIME24, AMC23,
 MATH-500, Minerva-Math and OlympiadBench (1,517 problems) as conf/curate/deepscaler_local.yaml does: exact
-match up to case, spacing, punctuation and LaTeX layout (openrs.curate.pipeline.normalized), then word 8-grams with a 0.5
-overlap threshold. Building the benchmark index is timed apart from matching the rows.
+match up to case, spacing, punctuation and LaTeX layout (openrs.curate.pipeline.normalized), then word 8-grams
+with a 0.5 overlap threshold. Building the benchmark index is timed apart from matching the rows.
 """
 
 import argparse

@@ -1,9 +1,9 @@
 """Benchmark evaluation: k samples per problem, graded like the rewards, summarised with intervals.
 
 One interface for generation (`Generator`: transformers on a CPU, vLLM on GPUs), the prompts of training
-(openrs.data.dataset.chat_prompt) or of the paper (openrs.grading.paper_protocol, `eval.protocol: paper`), the grading engine
-of the rewards (openrs.grading), and the estimators of openrs.evaluation.estimators. Used by `python -m openrs.evaluate`
-and by the step-wise callback during training.
+(openrs.data.dataset.chat_prompt) or of the paper (openrs.grading.paper_protocol, `eval.protocol: paper`), the
+grading engine of the rewards (openrs.grading), and the estimators of openrs.evaluation.estimators. Used by
+`python -m openrs.evaluate` and by the step-wise callback during training.
 """
 
 from __future__ import annotations
