@@ -176,6 +176,10 @@ class TrainerConfig(Schema):
     """Completions sampled per prompt; GRPO's group size."""
     temperature: float = Field(gt=0)
     """Sampling temperature of the training completions."""
+    logprob_temperature: float | None = Field(gt=0)
+    """Temperature dividing the logits when the policy's and the reference's log-probabilities are computed for
+    the loss; null: the sampling temperature, as TRL has done since PR 3029 (March 2025); 1.0: the raw logits, as
+    the paper's TRL (69ad852) computed them while vLLM sampled at `temperature` (openrs.train.logprobs)."""
     top_p: float = Field(gt=0, le=1)
     """Nucleus-sampling mass of the training completions (1 samples from the whole distribution)."""
     beta: float = Field(ge=0)

@@ -30,6 +30,7 @@ from openrs.selection.pruning import Pruning
 from openrs.selection.trial import trial_spec
 from openrs.tracking.run_log import logging_callback
 from openrs.train.collective import any_rank
+from openrs.train.logprobs import score_at_temperature
 
 
 def train(job: JobConfig) -> Path | None:
@@ -77,6 +78,8 @@ def build_trainer(job: JobConfig, callbacks=()):
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+    if job.trainer.logprob_temperature is not None:
+        score_at_temperature(trainer, job.trainer.logprob_temperature)
     main = trainer.accelerator.is_main_process
     out = Path(job.output_dir)
 

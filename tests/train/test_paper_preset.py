@@ -8,6 +8,7 @@ use_bias_correction_kl was) must be decided before it can silently change the pa
 """
 
 import dataclasses
+import math
 
 import pytest
 from conftest import compose_cfg
@@ -170,6 +171,38 @@ def test_every_grpo_config_field_is_decided():
     assert undecided == set(), "new GRPOConfig fields: add each to PAPER_ERA or BOOKKEEPING"
     gone = (PAPER_ERA.keys() | BOOKKEEPING) - fields - NEWER
     assert gone == set(), "fields no longer in GRPOConfig: remove them here"
+
+
+
+@pytest.mark.parametrize("exp", sorted(PER_EXPERIMENT))
+def test_paper_presets_score_raw_logits_and_run_to_the_end(exp):
+    job = load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4"))
+    # The paper's TRL computed the loss's log-probabilities from the raw logits; vLLM sampled at 0.7.
+    assert (job.trainer.logprob_temperature, job.trainer.temperature) == (1.0, 0.7)
+    # The paper's runs went on past their peak (its logs: to step 400-500): no early stop, detection still on.
+    assert job.selection.early_stop is False and job.trainer.max_steps == 500
+
+
+def open_rs_cosine(content: str, correct: bool) -> float:
+    """open-rs src/open_r1/rewards.py get_cosine_scaled_reward with grpo.py's defaults (recipes/grpo.yaml sets
+    none of them): the length is len(content) in characters, not clamped, over cosine_max_len 1000."""
+    min_wrong, max_wrong, min_correct, max_correct, max_len = 0.0, -0.5, 0.5, 1.0, 1000
+    progress = len(content) / max_len
+    cosine = math.cos(progress * math.pi)
+    low, high = (min_correct, max_correct) if correct else (max_wrong, min_wrong)
+    return low + 0.5 * (high - low) * (1.0 + cosine)
+
+
+def test_exp3_scores_the_cosine_reward_as_open_rs_did():
+    from openrs.rewards.correctness import cosine
+
+    job = load_job(compose_cfg("+experiment=exp3", "hardware=a40x4"))
+    # Lengths in characters: short, past max_len where the cosine turns back up, and a 9,000-character answer.
+    contents = ["t" * (n - 9) + r"\boxed{5}" for n in (120, 700, 1500, 1999, 9000)]
+    for gold, correct in (("5", True), ("6", False)):
+        got = cosine(None, [[{"role": "assistant", "content": c}] for c in contents], params=job.reward,
+                     answer=[gold] * len(contents))  # fmt: skip
+        assert got == pytest.approx([open_rs_cosine(c, correct) for c in contents], abs=1e-9)
 
 
 # The paper's wiring in miniature: R1-Distill's architecture, tokenizer and template (model=r1_mini, 20M
