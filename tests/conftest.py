@@ -91,3 +91,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cache_with_the_tiny_model(cache: Path) -> Path:
+    """An empty OPENRS_CACHE folder (for a test that must see no cached grades) with the smoke preset's tiny model
+    linked in: built once in the default cache and shared, since building it (a warm start of 250 steps) takes
+    minutes on a CPU."""
+    from openrs.model.tiny import tiny_model_path
+
+    tiny = tiny_model_path(load_job(compose_cfg("+experiment=smoke")).model.tiny)
+    cache.mkdir(parents=True)
+    (cache / tiny.name).symlink_to(tiny)
+    return cache

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import compose_cfg, run_openrs
+from conftest import cache_with_the_tiny_model, run_openrs
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
@@ -14,7 +14,6 @@ from openrs import CONF_DIR
 from openrs.config.curate import BoxedStep, CurateSource, DecontaminateStep, DedupeStep, MixCount, MixStep
 from openrs.config.errors import ConfigError
 from openrs.config.job import DataSource
-from openrs.config.load import load_job
 from openrs.curate.__main__ import load_curate
 from openrs.curate.pipeline import answered, boxed, curate, decontaminate, dedupe, mix, normalized, read_source
 from openrs.data.dataset import load_rows
@@ -220,14 +219,9 @@ def test_curate_steps_out_of_order_name_the_fix(edit, message):
 
 @pytest.mark.slow
 def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(tmp_path):
-    from openrs.model.tiny import tiny_model_path
-
-    judge = tiny_model_path(load_job(compose_cfg("+experiment=smoke")).model.tiny)  # built once, shared
-
     def curate_into(out: Path, cache: Path) -> str:
         if not cache.exists():  # a grade cache of its own, with the judge's weights linked in
-            cache.mkdir()
-            (cache / judge.name).symlink_to(judge)
+            cache_with_the_tiny_model(cache)
         proc = run_openrs("-m", "openrs.curate", "curate.steps.3.sample=48", "curate.steps.4.counts.0.count=8",
                           f"hydra.run.dir={out}", env={"OPENRS_CACHE": str(cache)})  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]

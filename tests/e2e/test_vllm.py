@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, descendants, run_openrs, running
+from conftest import REPO, cache_with_the_tiny_model, descendants, run_openrs, running
 
 pytestmark = [
     pytest.mark.slow,
@@ -66,9 +66,11 @@ def test_data_parallel_engines_keep_prompt_order(one_engine, tmp_path):
 
 
 def test_the_difficulty_judge_generates_with_vllm(tmp_path):
+    # A grade cache of its own (every problem judged now), with the judge's weights linked in, not built again.
+    cache = cache_with_the_tiny_model(tmp_path / "cache")
     proc = run_openrs("-m", "openrs.curate", "hardware.vllm_mode=colocate", "curate.steps.3.sample=48",
                       "curate.steps.4.counts.0.count=8", f"hydra.run.dir={tmp_path}",
-                      env={"OPENRS_CACHE": str(tmp_path / "cache")})  # fmt: skip
+                      env={"OPENRS_CACHE": str(cache)})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "openrs: vLLM generates (1 engine on cpu)" in proc.stderr and VLLM_PROGRESS in proc.stderr
     assert "0 of 48 problems graded" in proc.stderr  # an empty grade cache: every problem was judged now
