@@ -45,12 +45,15 @@ def test_paper_presets_match_section3(exp):
     assert job.trainer.global_batch_size == 72 and job.batch.world_size == 3
 
 
-def test_exp3_cosine_follows_paper_and_length_cap():
-    job = load_job(compose_cfg("+experiment=exp3"))
+def test_the_cosine_follows_the_paper_and_the_length_cap():
+    job = load_job(compose_cfg("+experiment=exp2", "reward=cosine"))
     c = job.reward.cosine
     assert (c.min_value_wrong, c.max_value_wrong, c.min_value_correct, c.max_value_correct) == (0.0, -0.5, 0.5, 1.0)
     assert c.max_len == 3584 and c.length_unit == "tokens"
-    assert load_job(compose_cfg("+experiment=exp3", "length=l8192")).reward.cosine.max_len == 8192
+    assert load_job(compose_cfg("+experiment=exp2", "length=l8192")).reward.cosine.max_len == 8192
+    # exp3 is open-rs's run as it ran: characters over its max_len of 1000, whatever the length cap.
+    c = load_job(compose_cfg("+experiment=exp3", "length=l8192")).reward.cosine
+    assert (c.max_len, c.length_unit) == (1000, "chars")
 
 
 def test_command_line_overrides_a_presets_choice():
@@ -65,7 +68,7 @@ def test_command_line_overrides_a_presets_choice():
 @pytest.mark.parametrize("reward", options("reward"))
 def test_every_experiment_length_reward_validates(exp, length, reward):
     job = load_job(compose_cfg(f"+experiment={exp}", f"length={length}", f"reward={reward}"))
-    assert job.reward.cosine.max_len == job.length.max_completion_length
+    assert job.reward.cosine.max_len == (1000 if exp == "exp3" else job.length.max_completion_length)
 
 
 @pytest.mark.parametrize("group", ["model", "data", "prompt", "trainer", "eval", "tracking", "hardware"])
