@@ -93,7 +93,9 @@ def grade_openrs(seed: int, limit: int | None) -> tuple[list[dict], float]:
     from openrs.grading.paper_protocol import paper_gold
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        job = load_job(compose("config", overrides=["output_dir=/tmp/lighteval-agreement", "eval=paper"]))
+        # No model loads here (a scripted generator): hardware=auto's refusal of the 1.5B model on a machine
+        # without a GPU does not apply.
+        job = load_job(compose("config", overrides=["output_dir=/tmp/lighteval-agreement", "eval=paper"]), trains=False)
     # One sample per variant on every benchmark.
     eval_cfg = job.eval.model_copy(update={"samples": len(VARIANTS), "samples_per_benchmark": {}})
     shared = Path(__file__).resolve().parents[2] / "shared/data/tokenizers/DeepSeek-R1-Distill-Qwen-1.5B"
