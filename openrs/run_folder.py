@@ -15,6 +15,7 @@ here.
       README.md              the model card (openrs.model.card); final/ and a registered checkpoint have theirs
       final/                 the model after the last step (openrs.train)
       selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)
+      verdict/               the run against the paper (openrs.verdict): verdict.md, .csv, .png, curves.png
       preempted              SIGTERM stopped training after a checkpoint (openrs.train, openrs.train.launch)
       pruned                 the Optuna study pruned the job (openrs.selection.pruning)
       error.txt              a failed job's error, in a sweep (openrs.tracking.sweep_summary)
@@ -43,6 +44,7 @@ RANKS_DIR = "ranks"
 FINAL_DIR = "final"
 MODEL_CARD = "README.md"  # in the run folder and in final/ (openrs.model.card)
 SELECTION_JSON, SELECTION_MD, SELECTION_FIGURE = "selection.json", "selection.md", "degradation.png"
+VERDICT_DIR = "verdict"  # openrs-verdict's report on the run against the paper (openrs.verdict)
 # transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
 # trainer_state.json parses is complete (is_complete).
 COMPLETE_MARKER = "trainer_state.json"

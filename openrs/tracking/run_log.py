@@ -101,7 +101,7 @@ def _store_lock(uri: str):
         yield
 
 
-def _experiment_id(client, name: str, uri: str) -> str:
+def experiment_id(client, name: str, uri: str) -> str:
     from mlflow.exceptions import MlflowException
 
     found = client.get_experiment_by_name(name)
@@ -186,7 +186,7 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
             if "openrs.error" in run.data.tags:  # the attempt it continues failed; this one may not
                 client.delete_tag(run_id, "openrs.error")
         else:
-            experiment = _experiment_id(client, job.tracking.experiment or job.name, uri)
+            experiment = experiment_id(client, job.tracking.experiment or job.name, uri)
             hw = job.hardware
             tags = {
                 **{f"openrs.choice.{g}": str(c) for g, c in choices.items() if not g.startswith("hydra")},

@@ -1,0 +1,104 @@
+"""`openrs-verdict RUN_FOLDER | EVALUATE_FOLDER | MLFLOW_RUN_ID` (or `python -m openrs.verdict`): did it reproduce
+Open-RS? Per benchmark, the run's pass@1 against the paper's, a verdict, and the curves where there are steps."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from openrs.run_folder import VERDICT_DIR
+from openrs.selection.degradation import analyse
+from openrs.tracking.run_log import default_tracking_uri, store_uri
+from openrs.verdict.comparison import compare, one_sample_results, one_sample_score
+from openrs.verdict.reference import Paper, paper
+from openrs.verdict.report import Curves, markdown, write
+from openrs.verdict.sources import Evaluated, read
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="openrs-verdict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("target", help="a run folder, an openrs.evaluate output folder, or an MLflow run id")
+    parser.add_argument("--against", help="the Table 1 row to compare with (default: the run's experiment's, or the "
+                        "base model's for an evaluation of it)")  # fmt: skip
+    parser.add_argument("--step", type=int, help="the run's step to compare (default: the step the paper kept)")
+    parser.add_argument("--tracking-uri", help="store of an MLflow run id (default: tracking=sqlite's)")
+    parser.add_argument("--out", type=Path, help="folder for the report (default: TARGET/verdict, or "
+                        "outputs/verdict/RUN_ID for an MLflow run)")  # fmt: skip
+    args = parser.parse_args(argv)
+    ref = paper()
+    try:
+        run = read(args.target, store_uri(args.tracking_uri or default_tracking_uri()))
+        row, step, skipped = _judged(run, ref, args.against, args.step)
+    except ValueError as err:
+        print(f"openrs-verdict: refused: {err}", file=sys.stderr)
+        sys.exit(2)
+    rows = compare(run.steps[step], ref.rows[row], ref.problems)
+    curves = _curves(run, ref, row)
+    text = markdown(run.what, row, step, rows, curves, skipped)
+    out = args.out or (run.folder / VERDICT_DIR if run.folder else Path("outputs") / VERDICT_DIR / args.target)
+    files = write(out, text, rows, curves, f"{run.what} vs {row}")
+    print(text)
+    print(f"openrs-verdict: {', '.join(f.name for f in files)} are in {out}", file=sys.stderr)
+
+
+def _judged(run: Evaluated, ref: Paper, against: str | None, step: int | None) -> tuple[str, int | None, list[str]]:
+    """The Table 1 row and the run's step to compare, and the benchmarks left out; ValueError (one line) when the
+    run cannot be compared with the paper."""
+    if run.paper_model != ref.base_model:
+        raise ValueError(f"{run.what} is of {run.model}, not {ref.base_model}: the paper's numbers say nothing "
+                         "about it")  # fmt: skip
+    if run.protocol != "paper":
+        raise ValueError(f"{run.what} was graded with eval.protocol={run.protocol}, not the paper's lighteval "
+                         "protocol: evaluate with eval=paper (python -m openrs.evaluate eval=paper "
+                         "model.name_or_path=CHECKPOINT)")  # fmt: skip
+    if against is not None:
+        if against not in ref.rows:
+            raise ValueError(f"--against {against!r} is not a row of Table 1; its rows: {', '.join(ref.rows)}")
+        row = against
+    elif run.experiment in ref.rows_of:
+        row = ref.rows_of[run.experiment]
+    elif run.experiment is None:
+        row = ref.base_row
+    else:
+        raise ValueError(f"{run.what} is job {run.experiment!r}, not one of the paper's experiments "
+                         f"({', '.join(ref.rows_of)}): name the Table 1 row to compare with, e.g. --against "
+                         f"{ref.rows_of['exp2']!r}")  # fmt: skip
+    if None in run.steps:
+        step = None
+    else:
+        step = step if step is not None else ref.chosen_step.get(run.experiment, max(run.steps, default=0))
+        if step not in run.steps:
+            raise ValueError(f"{run.what} has no evaluation at step {step} (evaluated at steps "
+                             f"{', '.join(map(str, sorted(run.steps))) or 'none'}): pass --step")  # fmt: skip
+    scores = run.steps[step]
+    if not set(scores) & set(ref.rows[row]):
+        raise ValueError(f"{run.what} evaluated {', '.join(sorted(scores))}, none of which the paper reported for "
+                         f"{row} ({', '.join(b for b in ref.rows[row] if b != 'average')})")  # fmt: skip
+    return row, step, sorted(set(scores) - set(ref.rows[row]))
+
+
+def _curves(run: Evaluated, ref: Paper, row: str) -> Curves | None:
+    """The run's curve and the paper's run's, on the benchmarks both evaluated, each analysed for its peak and
+    degradation with the run's detector settings; None for a single evaluation or a row with no logged curve."""
+    experiment = next((e for e, r in ref.rows_of.items() if r == row), None)
+    if experiment is None or None in run.steps or len(run.steps) < 2 or run.selection is None:
+        return None
+    theirs = ref.curves[experiment]
+    names = sorted(set.intersection(*(set(s) for s in run.steps.values())) & set(next(iter(theirs.values()))))
+    if not names:
+        return None
+    mine = {step: {b: scores[b] for b in names} for step, scores in run.steps.items()}
+    paper_curve = {s: {b: one_sample_score(v[b], ref.problems[b]) for b in names} for s, v in theirs.items()}
+    if run.per_problem is not None:
+        results = {s: {k: v for k, v in r.items() if k[0] in names} for s, r in run.per_problem.items()}
+    else:
+        results = one_sample_results({s: {b: v.value for b, v in sc.items()} for s, sc in mine.items()}, ref.problems)
+    paper_results = one_sample_results({s: {b: v[b] for b in names} for s, v in theirs.items()}, ref.problems)
+    s = run.selection
+    settings = dict(alpha=s.alpha, persistence=s.persistence, variation=s.checkpoint_variation)
+    return Curves(mine, paper_curve, analyse(results, **settings), analyse(paper_results, **settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""openrs-verdict end to end: the paper's own curves judged consistent, a lowered benchmark judged below, runs
+that cannot be compared refused in one line; the paper's curves as MLflow runs."""
+
+import pytest
+import yaml
+from conftest import compose_cfg, run_openrs
+
+from openrs.config.load import load_job
+from openrs.evaluation.harness import ProblemResult, write_report
+from openrs.tracking.paper_runs import log_paper_runs
+from openrs.verdict.reference import paper
+
+
+def results(scores: dict[str, float]) -> list[ProblemResult]:
+    """One sample per problem, round(pass@1 x problems) right, in the harness's own records."""
+    rows = []
+    for benchmark, value in scores.items():
+        n = paper().problems.get(benchmark, 100)
+        for i in range(n):
+            ok = i < round(value * n)
+            rows.append(ProblemResult(benchmark, i, "1", correct=int(ok), samples=1, predictions=["1"],
+                                      outcomes=["correct" if ok else "wrong"], lengths=[100]))  # fmt: skip
+    return rows
+
+
+def verdict(*args: str):
+    proc = run_openrs("-m", "openrs.verdict", *args)
+    return proc.returncode, proc.stdout, proc.stderr.strip()
+
+
+def rows_of(report: str) -> dict[str, str]:
+    """benchmark -> verdict from the printed table."""
+    return {cells[1].strip(): cells[5].strip() for cells in (line.split("|") for line in report.splitlines())
+            if len(cells) == 7 and cells[5].strip() in ("consistent", "above", "below")}  # fmt: skip
+
+
+@pytest.mark.parametrize("exp", ["exp1", "exp2", "exp3"])
+def test_the_papers_own_logs_as_a_run_are_consistent(tmp_path, exp):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run_id = log_paper_runs(uri)[exp]
+    assert log_paper_runs(uri)[exp] == run_id  # logged once
+    code, out, err = verdict(run_id, "--tracking-uri", uri, "--out", str(tmp_path / "verdict"))
+    assert code == 0, err
+    assert rows_of(out) == {"aime24": "consistent", "math500": "consistent", "amc23": "consistent",
+                            "average": "consistent"}  # fmt: skip
+    step = paper().chosen_step[exp]
+    assert f"at step {step} against the paper's {paper().rows_of[exp]}" in out
+    assert "Overall: consistent with the paper on 3 of 3 benchmarks" in out
+    files = {p.name for p in (tmp_path / "verdict").iterdir()}
+    assert files == {"verdict.md", "verdict.csv", "verdict.png", "curves.png"}
+
+
+def run_folder(tmp_path, curve: dict[int, dict[str, float]], *overrides: str):
+    """A run folder of exp2 evaluated with eval=paper at the curve's steps (job.yaml as the job writes it)."""
+    out = tmp_path / "run"
+    job = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", "eval=paper", "eval.every_steps=50", *overrides,
+                               output_dir=str(out)))  # fmt: skip
+    out.mkdir()
+    (out / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
+    for step, scores in curve.items():
+        write_report(results(scores), out / "eval" / f"step-{step}", f"step {step}", job.eval.protocol)
+    return out
+
+
+def test_a_run_eight_points_lower_on_math500_is_below_there_only(tmp_path):
+    curve = {s: dict(v) for s, v in paper().curves["exp2"].items()}
+    for scores in curve.values():
+        scores["math500"] -= 0.08
+    code, out, err = verdict(str(run_folder(tmp_path, curve)))
+    assert code == 0, err
+    assert rows_of(out) == {"aime24": "consistent", "math500": "below", "amc23": "consistent", "average": "consistent"}
+    assert "math500 below by 8.0 points" in out
+    # The step-wise curves: both analysed by the degradation detector, drawn together.
+    assert "The run peaked at step" in out and "The paper's run peaked at step 150" in out
+    assert (tmp_path / "run" / "verdict" / "curves.png").stat().st_size > 10_000
+    table = (tmp_path / "run" / "verdict" / "verdict.csv").read_text().splitlines()
+    assert table[0].startswith("benchmark,run,run_low") and len(table) == 5
+
+
+def test_the_base_model_evaluated_with_eval_paper_is_set_against_its_table_1_row(tmp_path):
+    base = {b: v for b, v in paper().rows[paper().base_row].items() if b != "average"}
+    write_report(results(base), tmp_path / "eval", paper().base_model, "paper")
+    code, out, err = verdict(str(tmp_path / "eval"))
+    assert code == 0, err
+    assert "against the paper's DeepSeek-R1-Distill-Qwen-1.5B" in out
+    assert set(rows_of(out).values()) == {"consistent"} and len(rows_of(out)) == 6
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("smoke", "is of openrs's tiny model, not deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+        ("mini", "scaled down (model.scaled, random weights), not deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+        ("stepwise", "graded with eval.protocol=openrs, not the paper's lighteval protocol: evaluate with eval=paper"),
+        ("gsm8k", "evaluated gsm8k, none of which the paper reported"),
+        ("no step", "has no evaluation at step 50 (evaluated at steps 100, 150): pass --step"),
+    ],
+)
+def test_runs_that_cannot_be_compared_are_refused_in_one_line(tmp_path, case, reason):
+    if case in ("smoke", "mini", "stepwise"):
+        extra = {"smoke": ["+experiment=smoke"], "mini": ["+experiment=exp3", "model=r1_mini", "hardware=cpu"],
+                 "stepwise": ["+experiment=exp3", "hardware=a40x4"]}[case]  # fmt: skip
+        job = run_openrs("-m", "openrs", *extra, "dry_run=true", f"hydra.run.dir={tmp_path / 'run'}")
+        assert job.returncode == 0, job.stderr[-2000:]
+        target = tmp_path / "run"
+    elif case == "gsm8k":
+        write_report(results({"gsm8k": 0.8}), tmp_path / "eval", paper().base_model, "paper")
+        target = tmp_path / "eval"
+    else:
+        target = run_folder(tmp_path, {s: paper().curves["exp2"][s] for s in (100, 150)})
+    code, out, err = verdict(str(target))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 0 and err.startswith("openrs-verdict: refused: ") and reason in err, err
+    assert not (target / "verdict").exists()
+
+
+def test_an_evaluation_of_a_checkpoint_is_set_against_its_experiments_row(tmp_path):
+    run = run_folder(tmp_path, {})
+    (run / "checkpoint-50").mkdir()
+    write_report(results(paper().curves["exp2"][50]), tmp_path / "eval", str(run / "checkpoint-50"), "paper")
+    code, out, err = verdict(str(tmp_path / "eval"))
+    assert code == 0, err
+    assert "against the paper's Open-RS2 (50 steps)" in out and set(rows_of(out).values()) == {"consistent"}
