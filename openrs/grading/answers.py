@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 _BOX_OPENERS = ("\\boxed{", "\\fbox{")
+# What boxed_contents looks at; the text between is skipped at C speed.
+_BRACES_AND_ESCAPES = re.compile(r"[\\{}]")
 # No spaces inside: `24e - 32` is 24 times Euler's number, minus 32.
 _SCI = re.compile(r"^([+-]?\d+(?:\.\d+)?)[eE]([+-]?\d+)$")
 _WHOLE_FLOAT = re.compile(r"^\s*([+-]?\d+)\.0+\s*$")
@@ -38,27 +40,29 @@ def boxed_contents(text: str) -> list[str]:
     """Contents of every balanced `\\boxed{...}` / `\\fbox{...}` in text that is not inside another, in order of
     appearance (`\\boxed{\\boxed{60}+1}` gives `\\boxed{60}+1`, not 60).
 
-    An unbalanced box (the completion was cut off) contributes nothing. Linear in len(text)."""
-    found: list[tuple[int, int, str]] = []
-    for opener in _BOX_OPENERS:
-        start = text.find(opener)
-        while start != -1:
-            i, depth = start + len(opener), 1
-            while i < len(text) and depth:
-                c = text[i]
-                if c == "\\":  # \{ and \} are literal braces, not grouping
-                    i += 2
-                    continue
-                depth += (c == "{") - (c == "}")
-                i += 1
-            if depth == 0:
-                found.append((start, i, text[start + len(opener) : i - 1]))
-            start = text.find(opener, start + len(opener))
+    An unbalanced box (the completion was cut off) contributes nothing. One pass over text, so linear in its
+    length however deep boxes nest or however many are left open: a degenerate completion cannot stall the caller."""
+    boxes: list[tuple[int, int, int]] = []  # (opener start, content start, content end) of every balanced box
+    braces: list[int] = []  # for each open brace, its box's opener start, or -1 when it does not open a box
+    escaped = -1  # a backslash escapes the character after it: \{ and \} are literal braces, not grouping
+    for match in _BRACES_AND_ESCAPES.finditer(text):
+        i, c = match.start(), match.group()
+        if i == escaped:
+            continue
+        if c == "\\":
+            escaped = i + 1
+        elif c == "{":
+            opener = next((o for o in _BOX_OPENERS if text.endswith(o, 0, i + 1)), None)
+            braces.append(i + 1 - len(opener) if opener else -1)
+        elif braces:
+            start = braces.pop()
+            if start >= 0:
+                boxes.append((start, text.index("{", start) + 1, i))
     outer, end = [], 0
-    for start, stop, content in sorted(found):
+    for start, first, last in sorted(boxes):
         if start >= end:
-            outer.append(content)
-            end = stop
+            outer.append(text[first:last])
+            end = last + 1
     return outer
 
 
