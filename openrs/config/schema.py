@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # allow_inf_nan=False: inf or nan cannot train anything (a learning rate of inf ends "done" with non-finite
+    # weights), so every float of every schema must be finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

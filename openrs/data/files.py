@@ -59,8 +59,13 @@ def numbered_rows(path: Path) -> Iterator[tuple[str, Any]]:
     `file row N` (N from 1)."""
     try:
         if path.name.endswith((".jsonl", ".jsonl.gz")):
-            with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-                for number, line in enumerate(f, 1):
+            with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+                for number, raw in enumerate(f, 1):
+                    try:  # line by line, so that a bad byte is reported by its line, not its place in a buffer
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as err:
+                        byte = f"byte 0x{raw[err.start]:02x} at column {err.start + 1}"
+                        raise ConfigError(f"{path}:{number}: not UTF-8 ({byte}): save the file as UTF-8") from None
                     if line.strip():
                         try:
                             row = json.loads(line)
@@ -104,7 +109,9 @@ def check_row(row: Any, where: str, problem_column: str, answer_column: str) -> 
                               f"or set data.{key}")  # fmt: skip
     problem = row[problem_column]
     if not isinstance(problem, str) or not problem.strip():
-        raise ConfigError(f"{where}: {problem_column!r} is {problem!r}, not a problem's text: fix or remove the row")
+        shown = repr(problem)  # a 2 MB value is quoted by its start, not as a 2 MB line
+        shown = shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown)} characters)"
+        raise ConfigError(f"{where}: {problem_column!r} is {shown}, not a problem's text: fix or remove the row")
 
 
 def check_local_columns(data: DataConfig) -> None:

@@ -94,9 +94,19 @@ def check_available(model: ModelConfig) -> None:
                               f"on this machine; shipped: {sorted(SHIPPED_MODELS)}, or give a directory")  # fmt: skip
         return
     if is_local(name):
-        if not (Path(name).expanduser() / "config.json").is_file():
+        config = Path(name).expanduser() / "config.json"
+        if not config.is_file():
             raise ConfigError(f"model.name_or_path={name}: no model directory there (a folder with config.json and "
                               "weights); give the path of a downloaded model or a hub id")  # fmt: skip
+        try:  # a cut-short or hand-edited config fails here in a line, not deep inside transformers after seconds
+            parsed = json.loads(config.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            at = f" (line {err.lineno}, column {err.colno}: {err.msg})" if isinstance(err, json.JSONDecodeError) else ""
+            raise ConfigError(f"model.name_or_path={name}: {config} is not valid JSON{at}; download the model "
+                              "again") from None  # fmt: skip
+        if not isinstance(parsed, dict) or "model_type" not in parsed:
+            raise ConfigError(f"model.name_or_path={name}: {config} has no model_type, so transformers cannot "
+                              "build the model; download the model again")  # fmt: skip
         return
     if _cached(name, "config.json", model.revision) is not None:
         return

@@ -187,3 +187,10 @@ def test_every_yaml_says_what_it_is_and_how_to_run_it():
         assert header.startswith("# ") and "Run: python -m openrs" in header, path
 
 
+
+
+@pytest.mark.parametrize("override", ["trainer.learning_rate=inf", "trainer.beta=nan", "reward.grading.timeout_s=inf",
+                                      "selection.alpha=-inf"])  # fmt: skip
+def test_values_that_cannot_train_are_refused(override):
+    with pytest.raises(ConfigError, match=rf"{override.split('=')[0]}=.*: Input should be a finite number"):
+        load_job(compose_cfg("+experiment=smoke", override))

@@ -154,6 +154,8 @@ def test_every_row_of_a_local_source_is_checked_before_the_job_starts(tmp_path, 
         ({"problem": "26+1"}, f"{where}26: no data.answer_column='answer' column"),
         ({"problem": None, "answer": "1"}, f"{where}26: 'problem' is None, not a problem's text"),
         ({"problem": "  ", "answer": "1"}, f"{where}26: 'problem' is '  ', not a problem's text"),
+        # A 2 MB value is quoted by its start only.
+        ({"problem": ["x" * 2_000_000], "answer": "1"}, f"{where}26: 'problem' is {['x' * 58]!r}"[:-2] + "..."),
         ("26+1", f"{where}26: a row must be an object"),
     ]
     if name.endswith(".parquet"):  # a table: every row is an object with every column
@@ -179,6 +181,13 @@ def test_a_malformed_line_is_named_by_file_and_line(tmp_path):
     for name in ("d.jsonl", "d.jsonl.gz"):
         with pytest.raises(ConfigError, match=f"{name}:21: not valid JSON \\(Expecting value, column 32\\)"):
             load_job(compose_cfg(source(tmp_path / name)))
+    # A byte that is not UTF-8, far past any read buffer's first block: named by its line and column.
+    raw = ("\n".join(json.dumps(r) for r in GOOD * 400) + "\n").encode()
+    at = raw.index(b"\n", 40_000) + 1
+    line = raw[:at].count(b"\n") + 1
+    (tmp_path / "latin1.jsonl").write_bytes(raw[:at] + b'{"problem": "caf\xe9", "answer": "1"}\n' + raw[at:])
+    with pytest.raises(ConfigError, match=f"latin1.jsonl:{line}: not UTF-8 \\(byte 0xe9 at column 17\\)"):
+        load_job(compose_cfg(source(tmp_path / "latin1.jsonl")))
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b"x" * 1000)[:20])
     with pytest.raises(ConfigError, match="cut.jsonl.gz: cannot be read as a jsonl.gz file"):
         load_job(compose_cfg(source(tmp_path / "cut.jsonl.gz")))

@@ -1,6 +1,8 @@
 """Where a model comes from, before anything loads: its size from config.json alone, and a clear error when it
 cannot be had."""
 
+import re
+
 import pytest
 from conftest import compose_cfg
 
@@ -42,3 +44,17 @@ def test_a_model_that_cannot_be_had_is_named_with_the_fix(tmp_path, monkeypatch)
         check_available(unknown)
     with pytest.raises(ConfigError, match="not in the Hugging Face cache and HF_HUB_OFFLINE is set"):
         check_available(load_job(compose_cfg("model=r1_distill_qwen_1p5b", "model.name_or_path=owner/x")).model)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [('{"model_type": "qwen2", "hidden_size": ', "is not valid JSON (line 1, column 40: Expecting value)"),
+     ('{"hidden_size": 64}', "has no model_type, so transformers cannot build the model"),
+     (b"\xff\xfe", "is not valid JSON")],
+)  # fmt: skip
+def test_a_corrupt_local_model_is_named_before_anything_loads(tmp_path, config, message):
+    (tmp_path / "config.json").write_bytes(config if isinstance(config, bytes) else config.encode())
+    model = load_job(compose_cfg(f"model.name_or_path={tmp_path}", "model=r1_distill_qwen_1p5b")).model
+    expected = f"model.name_or_path={tmp_path}: {tmp_path / 'config.json'} {message}"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        check_available(model)
