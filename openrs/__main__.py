@@ -19,8 +19,9 @@ from openrs import CONF_DIR
 from openrs.config.errors import ConfigError
 from openrs.config.job import JobConfig
 from openrs.config.load import load_job
+from openrs.config.rerun import check_rerun
 from openrs.model.source import estimated_parameters
-from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, resume_checkpoint
+from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, claim, resume_checkpoint
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
 # launchers such as submitit pickle main with this module's globals, and a lock cannot be pickled.
@@ -88,9 +89,21 @@ def main(cfg: DictConfig) -> float | None:
 
                 visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
         resume_checkpoint(job)  # a resume target without a complete checkpoint
+        # The folder is this job's until it ends (another job there stops here), and its run is never mixed.
+        folder = claim(Path(job.output_dir), f"openrs job {job.name}")
     except ConfigError as err:
         _fail(err, 2)
-    # Every check has passed (reaching MLflow is the last): only now is the output folder written to.
+    with folder:
+        try:
+            check_rerun(job.model_dump(), Path(job.output_dir))
+        except ConfigError as err:
+            _fail(err, 2)
+        return _run(job)
+
+
+def _run(job: JobConfig) -> float | None:
+    """The job, once every check has passed (reaching MLflow is the last): only now is the output folder
+    written to. Returns the selected checkpoint's score."""
     out = Path(job.output_dir)
     print(describe(job))
     if job.dry_run:

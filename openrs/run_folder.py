@@ -1,8 +1,9 @@
 """The run folder: the name of every file a job writes under its output_dir (and a sweep under its sweep
-folder), and checkpoint discovery and numbering. Modules that read or write one of these take the name from
-here.
+folder), checkpoint discovery and numbering, and the lock that gives the folder to one process at a time.
+Modules that read or write one of these take the name from here.
 
     OUTPUT_DIR/
+      run.lock               held by the job (or replay) writing the folder; names it: process, host, start
       job.yaml               the resolved, validated job (openrs.__main__); launched ranks and selection read it
       mlflow_run.json        the MLflow store and run of a tracked job (openrs.tracking)
       mlflow_journal.jsonl   everything logged to MLflow, written first (openrs.tracking)
@@ -24,16 +25,21 @@ here.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from openrs.config.errors import ConfigError
 
 if TYPE_CHECKING:
     from openrs.config.job import JobConfig
 
+LOCK_FILE = "run.lock"
 JOB_FILE = "job.yaml"
 RUN_FILE = "mlflow_run.json"
 JOURNAL = "mlflow_journal.jsonl"
@@ -122,3 +128,33 @@ def resume_checkpoint(job: JobConfig) -> Path | None:
             "give a run folder or checkpoint that has one, or resume=false"
         )
     return found
+
+
+def claim(folder: Path, holder: str) -> IO[str]:
+    """Lock folder for this process and return the open lock file: the folder is this process's for as long
+    as the file stays open, and the kernel releases it when the process ends, however it ends (a lock left by a
+    dead process is free again). The file names the holder (`holder`, process, host, start time). ConfigError
+    naming the current holder when another process has the folder. Creates folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 - held open for as long as the folder is this process's
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        current = lock.read().strip() or "another process"
+        lock.close()
+        raise ConfigError(f"{folder} is in use by {current}: a run folder takes one job at a time; wait for it to "
+                          "end, or choose another folder (hydra.run.dir=...)") from None  # fmt: skip
+    lock.seek(0)
+    lock.truncate()
+    since = datetime.now().astimezone().isoformat(timespec="seconds")
+    lock.write(f"{holder} (process {os.getpid()} on {socket.gethostname()}, since {since})\n")
+    lock.flush()
+    return lock
+
+
+def trained_here(folder: Path) -> list[str]:
+    """What in folder shows that a job trained there (checkpoints, final/, its MLflow run), by name."""
+    found = sorted((p.name for p in folder.glob(f"{_CHECKPOINT}*") if checkpoint_step(p) is not None),
+                   key=lambda name: checkpoint_step(folder / name))  # fmt: skip
+    return found + [name for name in (FINAL_DIR, RUN_FILE) if (folder / name).exists()]

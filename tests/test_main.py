@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO, compose_cfg, run_openrs
 from mlflow import MlflowClient
 
@@ -124,7 +125,7 @@ def finished_run(tmp_path: Path) -> tuple[Path, MlflowClient, str]:
     job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri={uri}", output_dir=str(run)))
     run.mkdir()
     run_id = start_run(job, {}, [], None)
-    (run / "job.yaml").write_text("the finished job's config\n")
+    (run / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
     (run / "checkpoint-5").mkdir()
     (run / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
     RunLog(run).finish("FINISHED")
@@ -136,15 +137,16 @@ def test_a_rerun_that_fails_its_checks_changes_nothing(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text('{"problem": "1+1", "answer": "2"}\n{"problem": null, "answer": "3"}\n')
     uri = f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"
+    config = (run / "job.yaml").read_text()
     for args, message in [
-        (["resume=/nonexistent", "trainer.max_steps=99", "tracking=none"], "resume='/nonexistent': no complete"),
-        (["resume=/nonexistent", "trainer.max_steps=99", uri], "resume='/nonexistent': no complete"),
-        (["resume=true", data_source(data), uri], f"{data}:2: 'problem' is None"),
+        (["trainer.max_steps=99", "tracking=none"], f"{run} holds a run (checkpoint-5, mlflow_run.json)"),
+        (["resume=/nonexistent", "trainer.max_steps=99", uri], f"{run} holds a run (checkpoint-5, mlflow_run.json)"),
+        (["resume=true", data_source(data), uri], f"changes what {run}'s run trains (data.sources: "),
     ]:
         proc = run_openrs("-m", "openrs", "+experiment=smoke", f"hydra.run.dir={run}", *args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert message in proc.stderr
-        assert (run / "job.yaml").read_text() == "the finished job's config\n"
+        assert (run / "job.yaml").read_text() == config
         finished = client.get_run(run_id)
         assert finished.info.status == "FINISHED" and "openrs.error" not in finished.data.tags
 
@@ -190,3 +192,14 @@ def test_non_editable_install_finds_its_configs(tmp_path):
     assert "max_completion_length: 4096" in proc.stdout
     locate = run_openrs("-c", "import openrs; print(openrs.CONF_DIR)", cwd=tmp_path, env={"PYTHONPATH": str(site)})
     assert locate.stdout.strip() == str(site / "openrs" / "conf")
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", ".."])
+def test_a_name_that_is_not_one_folder_is_refused_before_any_folder_is_made(tmp_path, name):
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", f"name={name}", "dry_run=true", cwd=work)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"openrs: name={name}: a name is one folder under outputs/ (and an MLflow experiment): no / or \\, not . or .."
+    )
+    assert list(tmp_path.rglob("*")) == [work]  # not outputs/, not ../escaped

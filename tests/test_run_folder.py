@@ -1,6 +1,6 @@
 
 import pytest
-from conftest import compose_cfg
+from conftest import compose_cfg, run_openrs
 
 from openrs.config.errors import ConfigError
 from openrs.config.load import load_job
@@ -32,3 +32,37 @@ def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
     job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
     with pytest.raises(ConfigError, match="no complete checkpoint"):
         resume_checkpoint(job)
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from openrs.run_folder import claim
+lock = claim(Path(sys.argv[1]), "a test holder")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_folder_is_held_by_one_process_and_freed_when_it_dies(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from openrs.run_folder import claim
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(ConfigError, match=rf"is in use by a test holder \(process {holder.pid} on .*, since "):
+            claim(tmp_path, "a second process")
+        # A real job stops at once, in one line, exit 2, and writes nothing.
+        job = run_openrs("-m", "openrs", "+experiment=smoke", "dry_run=true", f"hydra.run.dir={tmp_path}")
+        assert job.returncode == 2 and f"process {holder.pid}" in job.stderr and not (tmp_path / "job.yaml").exists()
+        assert job.stderr.strip().count("\n") == 0, job.stderr
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # The dead holder's lock is free: the next process takes the folder over and names itself.
+    with claim(tmp_path, "the next job"):
+        assert (tmp_path / "run.lock").read_text().startswith("the next job (process ")

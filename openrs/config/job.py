@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from openrs.config.hardware import BatchPlan, HardwareConfig, plan_batch
 from openrs.config.reward import RewardConfig
@@ -315,11 +315,18 @@ class SelectionConfig(Schema):
 MAX_STEPWISE_EVALUATIONS = 101
 
 
+def folder_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a job's name (one folder under outputs/, and an MLflow experiment), else None."""
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return "a name is one folder under outputs/ (and an MLflow experiment): no / or \\, not . or .."
+    return None
+
+
 class JobConfig(Schema):
     """One composed openrs job, validated."""
 
     name: str = Field(min_length=1)
-    """Experiment name: MLflow experiment and output folder."""
+    """Experiment name: MLflow experiment and output folder (one folder under outputs/: no / or \\, not . or ..)."""
     seed: int
     """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout), of step-wise evaluation's and
     openrs.evaluate's sampling, and of curation's draws and judge; training-data draws use data.seed."""
@@ -341,6 +348,13 @@ class JobConfig(Schema):
     tracking: TrackingConfig
     selection: SelectionConfig
     hardware: HardwareConfig
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder(cls, name: str) -> str:
+        if problem := folder_name_problem(name):
+            raise ValueError(problem)
+        return name
 
     @model_validator(mode="after")
     def _evaluations(self) -> JobConfig:

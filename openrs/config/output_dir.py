@@ -1,5 +1,7 @@
-"""Hydra callback (conf/config.yaml): refuse an output folder that cannot be written, in one line with exit code 2,
-before Hydra creates it and opens its log file there (which would fail with a traceback)."""
+"""Hydra callback (conf/config.yaml), each refusal one line with exit code 2: a `name` that is not one folder
+(../ would leave outputs/) and an output folder that cannot be written, before Hydra creates it and opens its
+log file there (which would fail with a traceback); a folder in use by another job, and a rerun into a folder
+that holds a run (openrs.config.rerun), before Hydra writes its .hydra/ record of the config there."""
 
 from __future__ import annotations
 
@@ -8,7 +10,13 @@ import tempfile
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from openrs.config.errors import ConfigError
+from openrs.config.job import folder_name_problem
+from openrs.config.rerun import check_rerun
+from openrs.run_folder import claim
 
 
 def unusable(path: Path) -> str | None:
@@ -33,8 +41,33 @@ class UsableOutputDir(Callback):
             print(f"openrs: {key}={path}: {problem}; choose another folder", file=sys.stderr)
             sys.exit(2)
 
+    def _check_name(self, config: DictConfig) -> None:
+        # Before Hydra makes outputs/${name}/...: a name with ../ in it would put the folder outside outputs/.
+        if "name" in config and (problem := folder_name_problem(str(config.name))):
+            print(f"openrs: name={config.name}: {problem}", file=sys.stderr)
+            sys.exit(2)
+
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._check_name(config)
         self._check("hydra.run.dir", config.hydra.run.dir)
+        # The job checks both again once it holds the folder; this earlier look keeps a running job's or a
+        # finished run's .hydra/ as it was.
+        raw = OmegaConf.to_container(config, resolve=False)
+        folder = Path(config.hydra.run.dir)
+        if "resume" not in raw or not folder.is_dir():  # a command that does not train, or a new folder
+            return
+        try:
+            claim(folder, "openrs (a look before the job starts)").close()
+            composed = OmegaConf.to_container(
+                OmegaConf.create({k: v for k, v in raw.items() if k not in ("hydra", "output_dir")}), resolve=True
+            )
+            check_rerun(composed, folder)
+        except OmegaConfBaseException:  # an interpolation only the job can resolve: the job decides
+            return
+        except ConfigError as err:
+            print(f"openrs: {err}", file=sys.stderr)
+            sys.exit(2)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._check_name(config)
         self._check("hydra.sweep.dir", config.hydra.sweep.dir)

@@ -8,7 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from openrs.run_folder import RUN_FILE
+from openrs.config.errors import ConfigError
+from openrs.run_folder import RUN_FILE, claim
 from openrs.tracking.paper_runs import log_paper_runs
 from openrs.tracking.run_log import RunLog, default_tracking_uri, store_uri
 
@@ -30,7 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     if not (args.output_dir / RUN_FILE).is_file():
         sys.exit(f"openrs: {args.output_dir} has no {RUN_FILE}: not the output folder of a tracked job")
     try:
-        count = RunLog(args.output_dir).replay()
+        with claim(args.output_dir, "openrs-tracking replay"):  # not while a job (or a replay) writes the journal
+            count = RunLog(args.output_dir).replay()
+    except ConfigError as err:  # the folder is in use
+        print(f"openrs: {err}", file=sys.stderr)
+        sys.exit(2)
     except RuntimeError as err:
         sys.exit(f"openrs: {err}")
     print(f"openrs: replayed {count} journal records into the run; nothing it already held was logged twice")

@@ -1,0 +1,54 @@
+"""One folder, one run: a job may write a folder that holds a run only to resume it, and only with the config
+that made it, apart from what may change when a run goes on (RESUMABLE)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from openrs.config.errors import ConfigError
+from openrs.run_folder import JOB_FILE, trained_here
+
+# Keys (or key prefixes, ending in ".") a resumed run may change: how long it goes on, how it is evaluated,
+# watched and stopped, and where it runs. Everything else shapes what is trained (README: Reruns and resume).
+RESUMABLE = ("trainer.max_steps", "trainer.save_steps", "trainer.logging_steps", "trainer.log_completions", "eval.",
+             "tracking.", "selection.", "hardware.", "resume", "dry_run", "output_dir")  # fmt: skip
+
+
+def check_rerun(config: Mapping[str, Any], out: Path) -> None:
+    """ConfigError when a job of config (a composed config, resolved, or a JobConfig's model_dump) would mix
+    with the run its output folder `out` holds: started without resume=true, or resumed with a config that
+    changed a key outside RESUMABLE (every changed key is listed)."""
+    trained = trained_here(out)
+    if not trained:
+        return
+    resume = config["resume"]
+    if not (resume is True or (isinstance(resume, str) and Path(resume).resolve().is_relative_to(out.resolve()))):
+        shown = ", ".join(trained[-3:]) + (f" and {len(trained) - 3} more" if len(trained) > 3 else "")
+        raise ConfigError(f"{out} holds a run ({shown}): continue it with resume=true, or start this one in "
+                          "another folder (hydra.run.dir=...); nothing was changed")  # fmt: skip
+    if not (out / JOB_FILE).is_file():
+        return
+    before = yaml.safe_load((out / JOB_FILE).read_text())
+    changed = [f"{key}: {a!r} -> {b!r}" for key, (a, b) in _differences(before, config).items()
+               if not key.startswith(RESUMABLE)]  # fmt: skip
+    if changed:
+        raise ConfigError(f"resume=true with a config that changes what {out}'s run trains ({'; '.join(changed)}): "
+                          "a resumed run keeps the config it started with, apart from steps, checkpoint and "
+                          "logging cadence, evaluation, tracking, selection and hardware; start a new run in "
+                          "another folder for the rest")  # fmt: skip
+
+
+def _differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted key -> (value in a, value in b) for every leaf that differs (missing: None)."""
+    found = {}
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            found |= _differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            found[f"{prefix}{key}"] = (x, y)
+    return found
