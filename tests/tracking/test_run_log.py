@@ -268,3 +268,21 @@ def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed
     finally:
         server.terminate()
         server.wait()
+
+
+@pytest.mark.slow
+def test_replay_prints_no_password_of_the_store(tmp_path):
+    port = free_port()
+    tracking = TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None, serve=f"sqlite:///{tmp_path}/mlflow.db",
+                              registered_model=None)  # fmt: skip
+    server = serve(tracking)
+    try:
+        job = make_job(tmp_path, f"tracking.uri=http://openrs:{SECRET}@127.0.0.1:{port}")
+        start_run(job, {}, [], None)
+        RunLog(Path(job.output_dir)).finish("FINISHED")  # MLflow prints the run's link when a status is sent
+        replay = run_openrs("-m", "openrs.tracking", "replay", job.output_dir)
+        assert replay.returncode == 0, replay.stderr[-2000:]
+        assert "replayed" in replay.stdout and SECRET not in replay.stdout + replay.stderr
+    finally:
+        server.terminate()
+        server.wait()
