@@ -23,6 +23,10 @@ def log_paper_runs(uri: str, experiment: str | None = None) -> dict[str, str]:
     from mlflow.entities import Metric, Param, RunTag
 
     client, ref, ids = MlflowClient(uri), paper(), {}
+    # What openrs-verdict reads of a run besides its curve: the paper's base model and protocol, and the detector's
+    # settings (openrs's defaults, from conf/config.yaml).
+    defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["selection"]
+    selection = {f"selection.{k}": str(v) for k, v in defaults.items()}
     for name, curve in ref.curves.items():
         where = experiment_id(client, experiment or name, uri)
         logged = client.search_runs([where], f"tags.`{REFERENCE_TAG}` = '{name}'")
@@ -36,10 +40,6 @@ def log_paper_runs(uri: str, experiment: str | None = None) -> dict[str, str]:
                 s = one_sample_score(value, ref.problems[benchmark])
                 for statistic, v in (("pass_at_1", s.value), ("pass_at_1_low", s.low), ("pass_at_1_high", s.high)):
                     metrics.append(Metric(eval_metric(benchmark, statistic), v, 0, step))
-        # What openrs-verdict reads of a run: the paper's base model and protocol, and the detector's settings
-        # (openrs's defaults, from conf/config.yaml).
-        defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["selection"]
-        selection = {f"selection.{k}": str(v) for k, v in defaults.items()}
         params = {"name": name, "model.name_or_path": ref.base_model, "eval.protocol": "paper", **selection}
         client.log_batch(run.info.run_id, metrics=metrics, params=[Param(k, v) for k, v in params.items()],
                          tags=[RunTag("mlflow.note.content", _note(name))])  # fmt: skip

@@ -104,8 +104,8 @@ def _mlflow_run(run_id: str, tracking_uri: str | None) -> Evaluated:
         raise ValueError(f"{run_id} is not a folder here, nor a run in the MLflow store {tracking_uri}: "
                          f"{err.message}") from None  # fmt: skip
     params = run.data.params
-    model = {"name_or_path": params.get("model.name_or_path", "?"), "scaled": params.get("model.scaled")}
-    model["scaled"] = None if model["scaled"] in (None, "None") else model["scaled"]
+    scaled = params.get("model.scaled")  # MLflow params are strings: a null was logged as "None"
+    model = {"name_or_path": params.get("model.name_or_path", "?"), "scaled": None if scaled == "None" else scaled}
     prefix, steps = EVAL_METRIC_PREFIX, {}
     for key in run.data.metrics:
         if key.startswith(prefix) and key.endswith("/pass_at_1"):
