@@ -21,7 +21,8 @@ from openrs.config.job import JobConfig
 from openrs.config.load import load_job
 from openrs.config.rerun import check_rerun
 from openrs.model.source import estimated_parameters
-from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, claim, resume_checkpoint
+from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, claim, full_disk, resume_checkpoint
+from openrs.train.preemption import Preempted, preemption
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
 # launchers such as submitit pickle main with this module's globals, and a lock cannot be pickled.
@@ -76,6 +77,8 @@ CPU_VLLM_CANNOT_TRAIN = {
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     _started["job"] = True
+    # From here a signal is held until the folder, job.yaml and MLflow run are written, then stops the job.
+    preemption.install()
     try:
         job = load_job(cfg)  # every row of every local data source included
         if job.hardware.accelerator == "cpu" and job.hardware.vllm_mode is not None:
@@ -124,7 +127,7 @@ def _run(job: JobConfig) -> float | None:
             requeue()
             sys.exit(code)  # preempted: the whole sweep stops too, to be requeued
         if code:
-            _fail(RuntimeError(f"the training processes exited with code {code}; their output is above"), code)
+            raise _RanksFailed(code)
         from openrs.selection.checkpoint import select
 
         selection = select(out)
@@ -139,6 +142,12 @@ def _run(job: JobConfig) -> float | None:
             run_log.set_tags({"openrs.error": f"{type(err).__name__}: {err}"[:5000]})
         if isinstance(err, ConfigError):  # a hub data source, checked as it loads (still before the model)
             _fail(err, 2)
+        if (space := full_disk(out, err)) is not None:
+            _fail(RuntimeError(f"no space left on device ({space}; {type(err).__name__}: {str(err)[:200]}): free "
+                               "space, then rerun with resume=true, which continues from the newest complete "
+                               "checkpoint (a half-written one is skipped)"), 2)  # fmt: skip
+        if isinstance(err, _RanksFailed):
+            _fail(err, err.code)
         raise
     finally:
         if run_log is not None:
@@ -147,6 +156,12 @@ def _run(job: JobConfig) -> float | None:
     print(f"openrs: done; checkpoints, the final model and {SELECTION_MD} are in {out}")
     # Hydra hands the return value to sweepers: the selected checkpoint's score is what a search maximises.
     return selection.best_score if selection is not None else None
+
+
+class _RanksFailed(RuntimeError):
+    def __init__(self, code: int):
+        super().__init__(f"the training processes exited with code {code}; their output is above")
+        self.code = code
 
 
 def _write_job(job: JobConfig) -> None:
@@ -208,13 +223,18 @@ def _on_slurm_warning() -> Callable[[], None]:
 def _train(job: JobConfig) -> int:
     """Run the job in this process or as launched ranks; 0 when it finished, job.requeue_exit_code when
     preempted, another exit code when the ranks failed."""
-    if job.hardware.launched:
-        from openrs.train.launch import launch
+    try:
+        preemption.arm()
+        if job.hardware.launched:
+            from openrs.train.launch import launch
 
-        return launch(job, Path(job.output_dir) / JOB_FILE)
-    from openrs.train.recipe import train
+            return launch(job, Path(job.output_dir) / JOB_FILE)
+        from openrs.train.recipe import train
 
-    return 0 if train(job) is not None else job.requeue_exit_code
+        return 0 if train(job) is not None else job.requeue_exit_code
+    except Preempted as stop:
+        print(f"openrs: {stop}: nothing to save; resume=true starts it again", file=sys.stderr)
+        return job.requeue_exit_code
 
 
 def run() -> None:

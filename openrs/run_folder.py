@@ -1,6 +1,7 @@
 """The run folder: the name of every file a job writes under its output_dir (and a sweep under its sweep
 folder), checkpoint discovery and numbering, and the lock that gives the folder to one process at a time.
-Modules that read or write one of these take the name from here.
+Modules that read or write one of these take the name from here; a full disk under the folder is recognised
+here too.
 
     OUTPUT_DIR/
       run.lock               held by the job (or replay) writing the folder; names it: process, host, start
@@ -25,9 +26,11 @@ Modules that read or write one of these take the name from here.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from datetime import datetime
@@ -158,3 +161,18 @@ def trained_here(folder: Path) -> list[str]:
     found = sorted((p.name for p in folder.glob(f"{_CHECKPOINT}*") if checkpoint_step(p) is not None),
                    key=lambda name: checkpoint_step(folder / name))  # fmt: skip
     return found + [name for name in (FINAL_DIR, RUN_FILE) if (folder / name).exists()]
+
+
+def full_disk(folder: Path, err: BaseException) -> str | None:
+    """Why err looks like the folder's file system ran out of space ('0.0 MiB free on FOLDER'), or None. Not every
+    writer says so: torch.save reports a short write as `unexpected pos`, so a nearly full disk counts too."""
+    chain, seen = [], err
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    said = any(getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in str(e) for e in chain)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return f"{free / 2**20:.1f} MiB free on {folder}" if said or free < 2**20 else None

@@ -1,3 +1,4 @@
+import atexit
 import json
 import os
 import socket
@@ -37,6 +38,18 @@ def run_openrs(*args: str, cwd: Path | None = None, env: dict | None = None) -> 
         text=True,
         timeout=600,
     )
+
+
+def small_disk(folder: Path, size: str) -> Path:
+    """folder as a file system of `size` (a tmpfs: "6M"), unmounted when the test process ends; skips the test
+    where mounting is not allowed (it needs root and Linux)."""
+    folder.mkdir(parents=True)
+    if not sys.platform.startswith("linux") or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    ).returncode:
+        pytest.skip("mounting a small tmpfs needs root on Linux")
+    atexit.register(subprocess.run, ["umount", "-l", str(folder)])
+    return folder
 
 
 def descendants(pid: int) -> list[int]:

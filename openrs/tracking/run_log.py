@@ -19,6 +19,7 @@ openrs.tracking.redaction. A local server for a run or sweep is openrs.tracking.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -250,6 +251,7 @@ class RunLog:
         self._unsent: list[dict] = []
         self._retry_at = 0.0
         self._logged: set[tuple[str, int]] | None = None  # (metric, step) pairs the run holds
+        self._journal_failed = False
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
         """Numeric values of metrics at step (others are skipped)."""
@@ -291,8 +293,18 @@ class RunLog:
     def _write(self, records: list[dict]) -> None:
         if not records:
             return
-        with self.journal.open("a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in records)
+        data = "".join(json.dumps(r) + "\n" for r in records).encode()
+        with self.journal.open("ab", buffering=0) as f:  # unbuffered: a failed write leaves nothing to flush
+            whole = f.tell()
+            try:
+                if f.write(data) != len(data):
+                    raise OSError(errno.ENOSPC, "No space left on device (a short write)")
+            except OSError as err:  # a full disk: MLflow still gets them, and the journal keeps whole records only
+                f.truncate(whole)
+                if not self._journal_failed:
+                    print(f"openrs: the MLflow journal cannot be written ({err}); sending to MLflow only",
+                          file=sys.stderr)  # fmt: skip
+                self._journal_failed = True
         self._unsent += records
         self.flush()
 

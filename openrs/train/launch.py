@@ -31,6 +31,7 @@ from openrs.config.errors import ConfigError
 from openrs.config.hardware import HardwareConfig
 from openrs.config.job import JobConfig
 from openrs.run_folder import PREEMPTED_MARKER, RANKS_DIR
+from openrs.train.preemption import Preempted
 from openrs.train.processes import end_with_parent
 
 
@@ -208,8 +209,9 @@ def launch(job: JobConfig, job_file: Path) -> int:
     stopping = []
 
     def on_stop(signum, frame) -> None:
-        # Not yet training (starting the vLLM server), or a second Ctrl-C: stop everything at once.
-        if not ranks or (signum == signal.SIGINT and stopping):
+        if not ranks:  # starting the vLLM server: nothing to save
+            raise Preempted(f"stopped by {signal.Signals(signum).name} before training started")
+        if signum == signal.SIGINT and stopping:  # a second Ctrl-C: stop everything at once
             raise KeyboardInterrupt
         stopping.append(signum)
         _forward_preemption(ranks[0])
@@ -228,7 +230,8 @@ def launch(job: JobConfig, job_file: Path) -> int:
         ranks.append(_start(accelerate_command(job, job_file), env, "train", ignore_sigterm=True))
         children.append(ranks[0])
         code = ranks[0].wait()
-        return job.requeue_exit_code if code == 0 and marker.exists() else code
+        # Ranks told to stop while they load may fail in a collective their rank 0 left: preempted all the same.
+        return job.requeue_exit_code if marker.exists() and (code == 0 or stopping) else code
     finally:
         for child in reversed(children):
             _stop(child)

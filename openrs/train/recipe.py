@@ -2,16 +2,15 @@
 
 Runs in one process (hardware=cpu) or as one rank of an `accelerate launch` (openrs.train.launch); it never
 composes Hydra configs itself. Resuming continues from the newest complete checkpoint; SIGTERM (what
-SLURM sends before preemption) or SIGINT (Ctrl-C) saves a checkpoint at the end of the current step and
-stops; the job then exits with `requeue_exit_code` (openrs.__main__, openrs.train.launch).
+SLURM sends before preemption) or SIGINT (Ctrl-C) stops it (openrs.train.preemption: a checkpoint of the step
+under way once training runs); the job then exits with `requeue_exit_code` (openrs.__main__, openrs.train.launch).
 
-Read top to bottom: `train` (the recipe), `build_trainer` (its parts and the callbacks' order), the preemption
-handler, then `grpo_kwargs` (how a JobConfig maps onto TRL's GRPOConfig).
+Read top to bottom: `train` (the recipe), `build_trainer` (its parts and the callbacks' order), then
+`grpo_kwargs` (how a JobConfig maps onto TRL's GRPOConfig).
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,23 +28,24 @@ from openrs.selection.early_stop import EarlyStop
 from openrs.selection.pruning import Pruning
 from openrs.selection.trial import trial_spec
 from openrs.tracking.run_log import logging_callback
-from openrs.train.collective import any_rank
 from openrs.train.logprobs import score_at_temperature
+from openrs.train.preemption import preemption
 
 
 def train(job: JobConfig) -> Path | None:
-    """Train the job to trainer.max_steps and return the final model's directory; None when SIGTERM
-    stopped it early (a checkpoint of the last finished step is saved)."""
-    preemption = _Preemption()
+    """Train the job to trainer.max_steps and return the final model's directory; None when a signal stopped
+    it after a step (that step's checkpoint is saved). Raises Preempted when one came before the first step
+    (the process's handler: openrs.train.preemption)."""
+    preemption.arm()
     checkpoint = resume_checkpoint(job)
-    trainer = build_trainer(job, callbacks=[preemption.callback()])
+    trainer = build_trainer(job)
     state = trainer.accelerator.state
     if state.num_processes > 1:
         print(f"openrs: rank {state.process_index} of {state.num_processes} ({state.distributed_type.value})")
     if checkpoint is not None:
         print(f"openrs: resuming from {checkpoint}", file=sys.stderr)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    if preemption.requested:
+    if preemption.stopped:
         print(f"openrs: preempted at step {trainer.state.global_step}; resume with resume=true", file=sys.stderr)
         return None
     final = Path(job.output_dir) / FINAL_DIR
@@ -55,18 +55,19 @@ def train(job: JobConfig) -> Path | None:
     return final
 
 
-def build_trainer(job: JobConfig, callbacks=()):
+def build_trainer(job: JobConfig):
     """GRPOTrainer for the job: model, tokenizer, rewards with weights, the job's GRPOConfig and data, and
     openrs's callbacks.
 
     At the end of a step the callbacks run in this order, which matters:
-    1. `callbacks` (train's preemption: after SIGTERM, save and stop);
-    2. step-wise evaluation (eval.every_steps set): writes eval/step-N and adds its scores to the log history;
-    3. early stop: the degradation analysis of the evaluations so far (openrs.selection.early_stop.analysis_at);
+    1. step-wise evaluation (eval.every_steps set): writes eval/step-N and adds its scores to the log history;
+    2. early stop: the degradation analysis of the evaluations so far (openrs.selection.early_stop.analysis_at);
        save and stop once degradation is confirmed; cost entries in the log history;
-    4. Optuna pruning (a trial only): reports the score of that same analysis to the study; save and stop
+    3. Optuna pruning (a trial only): reports the score of that same analysis to the study; save and stop
        when pruned;
-    5. MLflow logging (main process of a tracked job): last, so that it logs what 2-4 added at this step."""
+    4. MLflow logging (main process of a tracked job): logs what 1-3 added at this step;
+    5. preemption: after a signal, save this step and stop; last, so that a signal during 1-4 (or during the
+       step's logging and checkpoint write, which follow) never lets another step train."""
     tokenizer = load_tokenizer(job)
     # Data before weights: a bad source or column fails in seconds, not after a model load.
     dataset, _ = training_dataset(job, tokenizer)
@@ -76,7 +77,6 @@ def build_trainer(job: JobConfig, callbacks=()):
         args=GRPOConfig(**grpo_kwargs(job)),
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=list(callbacks),
     )
     if job.trainer.logprob_temperature is not None:
         score_at_temperature(trainer, job.trainer.logprob_temperature)
@@ -95,44 +95,8 @@ def build_trainer(job: JobConfig, callbacks=()):
         trainer.add_callback(Pruning(job, main))
     if main and (out / RUN_FILE).is_file():
         trainer.add_callback(logging_callback(out))
+    trainer.add_callback(preemption.callback())
     return trainer
-
-
-class _Preemption:
-    """SIGTERM or SIGINT (Ctrl-C) -> save a checkpoint after the current optimizer step, then stop training. A
-    second Ctrl-C stops at once, without a checkpoint."""
-
-    def __init__(self):
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum, frame) -> None:
-        if signum == signal.SIGINT and self.requested:
-            raise KeyboardInterrupt
-        name = signal.Signals(signum).name
-        print(f"openrs: {name} received, saving a checkpoint after this step", file=sys.stderr, flush=True)
-        self.requested = True
-
-    def agreed(self) -> bool:
-        """Whether any rank was asked to stop: signals reach ranks at different moments, and a rank that stops
-        alone leaves the others waiting in the next step's collectives."""
-        self.requested = any_rank(self.requested)
-        return self.requested
-
-    def callback(self):
-        from transformers import TrainerCallback
-
-        preemption = self
-
-        class PreemptionCallback(TrainerCallback):
-            def on_step_end(self, args, state, control, **kwargs):
-                if preemption.agreed():
-                    control.should_save = True
-                    control.should_training_stop = True
-                return control
-
-        return PreemptionCallback()
 
 
 def grpo_kwargs(job: JobConfig) -> dict[str, Any]:

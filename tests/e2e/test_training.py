@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, compose_cfg, descendants, run_openrs, running
+from conftest import REPO, compose_cfg, descendants, run_openrs, running, small_disk
 from mlflow import MlflowClient
 
 from openrs.config.load import load_job
@@ -280,14 +280,43 @@ def test_a_signal_to_the_whole_job_checkpoints_the_step_it_stopped_at(tmp_path, 
     assert [p.name for p in tmp_path.glob("checkpoint-*")] == [f"checkpoint-{stopped}"]
 
 
+@pytest.mark.parametrize(
+    ("processes", "moment"),
+    [(1, "  output "), (1, "eval arithmetic:hard"), (2, "eval arithmetic:hard")],
+    ids=["in-process-opening-its-run", "in-process-loading", "launched-loading"],
+)
+def test_a_signal_before_the_first_step_stops_at_once_with_nothing_saved(tmp_path, processes, moment):
+    """SIGTERM while the job opens its run folder and MLflow run (held until they are written), or once it loads (the
+    step-0 evaluation runs after the model load): the job stops there, exit code 124, run KILLED, nothing trained
+    or saved. A checkpoint every step and steps far beyond what runs here: one more step would leave a checkpoint."""
+    args = [sys.executable, "-m", "openrs", "+experiment=smoke", "trainer.max_steps=100000", "trainer.save_steps=1",
+            "trainer.logging_steps=1", "eval.every_steps=100000", "eval.benchmarks=[arithmetic:hard]",
+            f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
+    job = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    seen = []
+    for line in job.stdout:
+        seen.append(line)
+        if moment in line:
+            job.send_signal(signal.SIGTERM)
+            break
+    output = "".join(seen) + job.communicate(timeout=300)[0]
+    assert job.returncode == 124, output[-3000:]
+    assert "before training started: nothing to save" in output and "Traceback" not in output, output[-3000:]
+    assert not list(tmp_path.glob("checkpoint-*")) and not (tmp_path / "final").exists()
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run_id = json.loads((tmp_path / "mlflow_run.json").read_text())["run_id"]
+    assert client.get_run(run_id).info.status == "KILLED" and not client.get_metric_history(run_id, "loss")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal; reads /proc")
 def test_a_killed_controller_leaves_no_child_running(tmp_path):
     # Steps and checkpoints far beyond what runs here: only the ranks' SIGTERM can make them save and stop. The
-    # step-0 evaluation marks that training has begun; one benchmark of it is enough.
+    # first logged step marks that training has begun (before it, a signal stops them with nothing to save).
     args = [sys.executable, "-m", "openrs", "+experiment=smoke", "hardware.num_processes=2",
-            "trainer.max_steps=100000", "trainer.save_steps=100000", "eval.every_steps=100000",
-            "eval.benchmarks=[arithmetic:easy]", f"hydra.run.dir={tmp_path}",
-            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
+            "trainer.max_steps=100000", "trainer.save_steps=100000", "trainer.logging_steps=1", "eval.every_steps=null",
+            f"hydra.run.dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
     controller = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def children():  # the accelerate launcher and the ranks: their command lines name the job's file
@@ -301,7 +330,8 @@ def test_a_killed_controller_leaves_no_child_running(tmp_path):
         return found
 
     deadline = time.monotonic() + 300
-    while not (tmp_path / "eval/step-0/per_problem.jsonl").is_file():  # training has begun
+    journal = tmp_path / "mlflow_journal.jsonl"
+    while not (journal.is_file() and any(r.get("metric") == "loss" for r in records(journal))):  # training has begun
         assert controller.poll() is None and time.monotonic() < deadline
         time.sleep(0.5)
     assert len(children()) == 3  # the launcher and two ranks
@@ -336,4 +366,26 @@ def test_two_process_cpu_launch(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     run_id = json.loads((tmp_path / "mlflow_run.json").read_text())["run_id"]
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1]
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_a_full_disk_ends_in_one_line_and_the_run_resumes_once_there_is_room(tmp_path):
+    # 6 MiB: room for the job's files, not for a checkpoint of the tiny model's weights and optimizer.
+    disk = small_disk(tmp_path / "disk", "6M")
+    run = disk / "run"
+    args = ["-m", "openrs", "+experiment=smoke", "trainer.max_steps=3", "trainer.save_steps=1", "eval.every_steps=null",
+            f"hydra.run.dir={run}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
+    full = run_openrs(*args)
+    assert full.returncode == 2, full.stderr[-3000:]
+    assert "Traceback" not in full.stderr, full.stderr[-3000:]
+    assert f"openrs: no space left on device (0.0 MiB free on {run}" in full.stderr
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    run_id = json.loads((run / "mlflow_run.json").read_text())["run_id"]
+    assert client.get_run(run_id).info.status == "FAILED"
+    subprocess.run(["mount", "-o", "remount,size=64M", str(disk)], check=True)
+    resumed = run_openrs(*args, "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert is_complete(run / "checkpoint-3") and (run / "final").is_dir()
+    # No checkpoint was complete: the resume trained from the start, in a run replacing the failed one.
+    run_id = json.loads((run / "mlflow_run.json").read_text())["run_id"]
     assert client.get_run(run_id).info.status == "FINISHED"

@@ -1,6 +1,7 @@
 """MLflow tracking on a real SQLite store and a real `mlflow server`: run layout, no secrets, each step once
 across resumes, nothing lost when the server goes away, selection with a registered champion, early stop."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SECRET, free_port, make_job, run_openrs, write_eval
+from conftest import REPO, SECRET, free_port, make_job, run_openrs, small_disk, write_eval
 from mlflow import MlflowClient
 
 from openrs.config.job import TrackingConfig
@@ -286,3 +287,24 @@ def test_replay_prints_no_password_of_the_store(tmp_path):
     finally:
         server.terminate()
         server.wait()
+
+
+def test_a_full_disk_keeps_the_journal_whole_and_mlflow_gets_what_it_could_not_keep(tmp_path, capsys):
+    job = make_job(tmp_path)
+    start_run(job, {}, [], None)
+    out = small_disk(tmp_path / "disk", "64k")
+    (out / RUN_FILE).write_text((Path(job.output_dir) / RUN_FILE).read_text())
+    log = RunLog(out)
+    log.log_metrics({"loss": 0.5}, 1)
+    with contextlib.suppress(OSError), open(out / "filler", "wb", buffering=0) as filler:  # the disk full
+        while True:
+            filler.write(b"x" * 1024)
+    for step in range(2, 200):  # more than the disk has room for
+        log.log_metrics({"loss": 0.5, "reward": 1.0}, step)
+    log.finish("FAILED")
+    assert "the MLflow journal cannot be written" in capsys.readouterr().err
+    whole = [json.loads(line) for line in (out / "mlflow_journal.jsonl").read_text().splitlines()]
+    assert whole[0]["metric"] == "loss" and len(whole) < 2 * 199  # every line parses; the rest never fitted
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    assert history(client, log.run_id, "reward") == list(range(2, 200))
+    assert client.get_run(log.run_id).info.status == "FAILED"

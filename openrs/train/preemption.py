@@ -1,0 +1,93 @@
+"""What SIGTERM (SLURM's preemption and time-limit path, `kill`, `timeout`) and Ctrl-C (SIGINT) do to a job.
+
+One handler for the whole process, in three phases:
+  held      the job is checked and its run folder, job.yaml and MLflow run are written: the signal is noted and
+            acts when loading begins (`arm`), so none of those is half-written;
+  loading   imports, data, the model load (minutes for a warm start), a resumed checkpoint, the step-0
+            evaluation: nothing is trained yet, nothing to save, and the signal raises Preempted at once;
+  training  from the first step on: the signal is noted, and the job checkpoints the step under way once that
+            step's evaluation, logging and checkpoint write are done, then stops, without training another step.
+A second Ctrl-C while training stops at once, without a checkpoint.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from openrs.train.collective import any_rank
+
+
+class Preempted(BaseException):
+    """A signal came before training started. A BaseException, as KeyboardInterrupt is: no `except Exception`
+    on the way (a loader's, a retry loop's) swallows it."""
+
+
+class Preemption:
+    def __init__(self):
+        self.phase, self.requested, self.stopped = "held", False, False
+
+    def install(self, phase: str = "held") -> None:
+        """Handle SIGTERM and SIGINT from now on, in `phase` ("held" or "loading"), with no signal noted yet."""
+        self.phase, self.requested, self.stopped = phase, False, False
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def arm(self) -> None:
+        """Loading begins: raise Preempted if a signal came while held; from now on one raises it at once."""
+        self.phase, self.stopped = "loading", False
+        if self.requested:
+            raise Preempted("stopped by a signal before training started")
+
+    def signalled(self) -> bool:
+        """Whether a signal came. A pending handler runs first: Python runs handlers as a Python function begins."""
+        return self.requested
+
+    def _on_signal(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.phase == "loading":
+            self.requested = True
+            raise Preempted(f"stopped by {name} before training started")
+        if signum == signal.SIGINT and self.requested and self.phase == "training":
+            raise KeyboardInterrupt
+        self.requested = True
+        after = "saving a checkpoint after this step" if self.phase == "training" else "stopping before the model loads"
+        print(f"openrs: {name} received, {after}", file=sys.stderr, flush=True)
+
+    def _stop_after_this_step(self, state, control) -> bool:
+        """Whether a signal reached any rank while training would go on; every rank calls this at the same point
+        (the conditions before the collective are the same on every rank)."""
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            return False
+        self.stopped = any_rank(self.requested)
+        control.should_training_stop = self.stopped
+        return self.stopped
+
+    def callback(self):
+        """The TrainerCallback acting on a noted signal. Add it after every other callback: it checks again once
+        the step's evaluation (on_step_end), logging (on_log) and checkpoint write (on_save) are done."""
+        from transformers import TrainerCallback
+
+        preemption = self
+
+        class PreemptionCallback(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                preemption.phase = "training"
+
+            def on_step_end(self, args, state, control, **kwargs):
+                if preemption._stop_after_this_step(state, control):
+                    control.should_save = True
+
+            def on_log(self, args, state, control, **kwargs):
+                # Before the step's checkpoint decision (transformers logs, then saves).
+                if preemption._stop_after_this_step(state, control):
+                    control.should_save = True
+
+            def on_save(self, args, state, control, **kwargs):
+                preemption._stop_after_this_step(state, control)  # this step's checkpoint is written
+
+        return PreemptionCallback()
+
+
+# Signal handlers belong to the process: one Preemption for it.
+preemption = Preemption()

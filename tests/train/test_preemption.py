@@ -1,0 +1,80 @@
+"""A real SIGTERM at each moment of a job, sent by the process to itself from inside what runs at that moment:
+before the first step the job stops at once with nothing saved; once training runs it checkpoints the step under
+way, after that step's evaluation, logging or checkpoint write, and never trains another step."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import compose_cfg
+from transformers import Trainer
+
+from openrs.config.load import load_job
+from openrs.evaluation.stepwise import StepwiseEvaluation
+from openrs.train import recipe
+from openrs.train.preemption import Preempted, preemption
+
+pytestmark = pytest.mark.slow
+
+STEP = 2  # the step during whose evaluation, logging or checkpoint write the signal comes
+
+
+@pytest.fixture
+def handlers():
+    """openrs's handlers in this process, as a launched rank installs them; pytest's back afterwards."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    preemption.install("loading")
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def sigterm_inside(monkeypatch, owner, name: str, step_of=None) -> None:
+    """Make owner.name send SIGTERM to this process as it starts, once (at trainer step STEP when step_of(args)
+    gives the step); what it does then runs on."""
+    original, sent = getattr(owner, name), []
+
+    def wrapped(*args, **kwargs):
+        if not sent and (step_of is None or step_of(args) == STEP):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+def smoke_job(tmp_path: Path, save_steps: int = 50, logging_steps: int = 50):
+    """The smoke job for 6 steps; a checkpoint or a log at STEP only when save_steps or logging_steps says so."""
+    return load_job(compose_cfg(
+        "+experiment=smoke", "trainer.max_steps=6", f"trainer.save_steps={save_steps}",
+        f"trainer.logging_steps={logging_steps}",
+        f"eval.every_steps={STEP}", "eval.benchmarks=[arithmetic:easy]", "tracking=none", output_dir=str(tmp_path),
+    ))  # fmt: skip
+
+
+def checkpoints(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("checkpoint-*"))
+
+
+def test_a_signal_while_the_model_loads_stops_at_once_with_nothing_saved(tmp_path, monkeypatch, handlers):
+    sigterm_inside(monkeypatch, recipe, "load_model")
+    with pytest.raises(Preempted, match="SIGTERM before training started"):
+        recipe.train(smoke_job(tmp_path, save_steps=1, logging_steps=1))
+    assert checkpoints(tmp_path) == [] and not (tmp_path / "final").exists()
+
+
+@pytest.mark.parametrize("moment", ["step-wise evaluation", "logging", "checkpoint write"])
+def test_a_signal_during_a_step_checkpoints_that_step_and_trains_no_other(tmp_path, monkeypatch, handlers, moment):
+    # Only the moment's own work happens at STEP: no log at STEP during its evaluation, no checkpoint during its log.
+    if moment == "step-wise evaluation":
+        sigterm_inside(monkeypatch, StepwiseEvaluation, "_run", lambda args: args[1].global_step)
+        job = smoke_job(tmp_path)
+    elif moment == "logging":  # the step's log (transformers logs, then decides on the step's checkpoint)
+        sigterm_inside(monkeypatch, Trainer, "log", lambda args: args[0].state.global_step)
+        job = smoke_job(tmp_path, logging_steps=STEP)
+    else:
+        sigterm_inside(monkeypatch, Trainer, "_save_checkpoint", lambda args: args[0].state.global_step)
+        job = smoke_job(tmp_path, save_steps=STEP)
+    assert recipe.train(job) is None  # stopped, not finished
+    assert checkpoints(tmp_path) == [f"checkpoint-{STEP}"] and not (tmp_path / "final").exists()
