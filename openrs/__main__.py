@@ -22,7 +22,7 @@ from openrs.config.load import load_job
 from openrs.config.rerun import check_rerun
 from openrs.model.source import estimated_parameters
 from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, claim, full_disk, resume_checkpoint
-from openrs.train.preemption import Preempted, preemption
+from openrs.train import preemption
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
 # launchers such as submitit pickle main with this module's globals, and a lock cannot be pickled.
@@ -78,7 +78,7 @@ CPU_VLLM_CANNOT_TRAIN = {
 def main(cfg: DictConfig) -> float | None:
     _started["job"] = True
     # From here a signal is held until the folder, job.yaml and MLflow run are written, then stops the job.
-    preemption.install()
+    preemption.handler.install()
     try:
         job = load_job(cfg)  # every row of every local data source included
         if job.hardware.accelerator == "cpu" and job.hardware.vllm_mode is not None:
@@ -224,7 +224,7 @@ def _train(job: JobConfig) -> int:
     """Run the job in this process or as launched ranks; 0 when it finished, job.requeue_exit_code when
     preempted, another exit code when the ranks failed."""
     try:
-        preemption.arm()
+        preemption.handler.arm()
         if job.hardware.launched:
             from openrs.train.launch import launch
 
@@ -232,7 +232,7 @@ def _train(job: JobConfig) -> int:
         from openrs.train.recipe import train
 
         return 0 if train(job) is not None else job.requeue_exit_code
-    except Preempted as stop:
+    except preemption.Preempted as stop:
         print(f"openrs: {stop}: nothing to save; resume=true starts it again", file=sys.stderr)
         return job.requeue_exit_code
 

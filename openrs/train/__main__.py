@@ -11,7 +11,7 @@ import yaml
 
 from openrs.config.job import JobConfig
 from openrs.run_folder import PREEMPTED_MARKER
-from openrs.train.preemption import Preempted, preemption
+from openrs.train import preemption
 from openrs.train.processes import end_with_parent
 from openrs.train.recipe import train
 
@@ -19,19 +19,19 @@ from openrs.train.recipe import train
 def main(job_file: str) -> None:
     # torchrun leaves its ranks running when it is killed: end with it (SIGTERM: stop at once while loading, after
     # a checkpoint once training runs). The rank handles SIGTERM, which it inherited ignored from torchrun.
-    preemption.install("loading")
+    preemption.handler.install("loading")
     end_with_parent(os.getppid(), signal.SIGTERM)
     with open(job_file) as f:
         job = JobConfig.model_validate(yaml.safe_load(f))
     final, lost_a_rank = None, False
     try:
         final = train(job)
-    except Preempted as stop:
+    except preemption.Preempted as stop:
         print(f"openrs: {stop}: nothing to save", file=sys.stderr)
     except Exception:
         # A rank told to stop while it waited in a collective for a rank that stopped before it (rank 0 in the
         # step-0 evaluation) loses that rank: stopped, not failed. Any other error is a failure.
-        if not preemption.signalled():
+        if not preemption.handler.signalled():
             raise
         lost_a_rank = True
     if final is None and os.environ.get("RANK", "0") == "0":

@@ -89,5 +89,7 @@ class Preemption:
         return PreemptionCallback()
 
 
-# Signal handlers belong to the process: one Preemption for it.
-preemption = Preemption()
+# Signal handlers belong to the process: one Preemption for it. Refer to it through this module
+# (`preemption.handler`): submitit pickles the Hydra job function by value with the globals it names, and a name
+# bound to this object would travel as a copy that training never updates.
+handler = Preemption()

@@ -28,15 +28,15 @@ from openrs.selection.early_stop import EarlyStop
 from openrs.selection.pruning import Pruning
 from openrs.selection.trial import trial_spec
 from openrs.tracking.run_log import logging_callback
+from openrs.train import preemption
 from openrs.train.logprobs import score_at_temperature
-from openrs.train.preemption import preemption
 
 
 def train(job: JobConfig) -> Path | None:
     """Train the job to trainer.max_steps and return the final model's directory; None when a signal stopped
     it after a step (that step's checkpoint is saved). Raises Preempted when one came before the first step
     (the process's handler: openrs.train.preemption)."""
-    preemption.arm()
+    preemption.handler.arm()
     checkpoint = resume_checkpoint(job)
     trainer = build_trainer(job)
     state = trainer.accelerator.state
@@ -45,7 +45,7 @@ def train(job: JobConfig) -> Path | None:
     if checkpoint is not None:
         print(f"openrs: resuming from {checkpoint}", file=sys.stderr)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    if preemption.stopped:
+    if preemption.handler.stopped:
         print(f"openrs: preempted at step {trainer.state.global_step}; resume with resume=true", file=sys.stderr)
         return None
     final = Path(job.output_dir) / FINAL_DIR
@@ -95,7 +95,7 @@ def build_trainer(job: JobConfig):
         trainer.add_callback(Pruning(job, main))
     if main and (out / RUN_FILE).is_file():
         trainer.add_callback(logging_callback(out))
-    trainer.add_callback(preemption.callback())
+    trainer.add_callback(preemption.handler.callback())
     return trainer
 
 

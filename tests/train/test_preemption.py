@@ -13,7 +13,7 @@ from transformers import Trainer
 from openrs.config.load import load_job
 from openrs.evaluation.stepwise import StepwiseEvaluation
 from openrs.train import recipe
-from openrs.train.preemption import Preempted, preemption
+from openrs.train.preemption import Preempted, handler
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +24,10 @@ STEP = 2  # the step during whose evaluation, logging or checkpoint write the si
 def handlers():
     """openrs's handlers in this process, as a launched rank installs them; pytest's back afterwards."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    preemption.install("loading")
+    handler.install("loading")
     yield
-    for s, handler in saved.items():
-        signal.signal(s, handler)
+    for s, previous in saved.items():
+        signal.signal(s, previous)
 
 
 def sigterm_inside(monkeypatch, owner, name: str, step_of=None) -> None:
