@@ -6,9 +6,11 @@ python -m openrs +experiment=exp2 hardware=a40x4 dry_run=true
 
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -21,7 +23,15 @@ from openrs.config.job import JobConfig
 from openrs.config.load import load_job
 from openrs.config.rerun import check_rerun
 from openrs.model.source import estimated_parameters
-from openrs.run_folder import JOB_FILE, PRUNED_MARKER, SELECTION_MD, claim, full_disk, resume_checkpoint
+from openrs.run_folder import (
+    JOB_FILE,
+    PRUNED_MARKER,
+    SELECTION_MD,
+    SLURM_JOBS,
+    claim,
+    full_disk,
+    resume_checkpoint,
+)
 from openrs.train import preemption
 
 # Set once Hydra has composed the config and started the job (main). A plain dict, not a threading.Event:
@@ -115,6 +125,8 @@ def _run(job: JobConfig) -> float | None:
         return None
     run_log, finished_before = _open_run(job) if job.tracking.uri is not None else (None, False)
     _write_job(job)
+    if (slurm_job := _record_slurm_attempt(out)) is not None and run_log is not None:
+        run_log.set_tags({"openrs.slurm_job_id": slurm_job})
     requeue = _on_slurm_warning()
     status = "FAILED"
     try:
@@ -168,6 +180,21 @@ def _write_job(job: JobConfig) -> None:
     out = Path(job.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(job.model_dump(), out / JOB_FILE)
+
+
+def _record_slurm_attempt(out: Path) -> str | None:
+    """Under SLURM: this attempt's job id, appended to OUTPUT_DIR/slurm_jobs.txt with its id in a job array (as
+    squeue and submitit name it: ARRAY_TASK), its restart count (a requeued job keeps its id), the GPUs SLURM
+    granted it, host and start time; None elsewhere."""
+    job_id, env = os.environ.get("SLURM_JOB_ID"), os.environ
+    if job_id is None:
+        return None
+    array = f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if "SLURM_ARRAY_JOB_ID" in env else job_id
+    start = datetime.now().isoformat(timespec="seconds")
+    with open(out / SLURM_JOBS, "a") as f:
+        f.write(f"{job_id} array={array} restart={env.get('SLURM_RESTART_COUNT', '0')} "
+                f"gpus={env.get('SLURM_GPUS_ON_NODE', '0')} host={socket.gethostname()} start={start}\n")  # fmt: skip
+    return job_id
 
 
 def _open_run(job: JobConfig):

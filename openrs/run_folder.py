@@ -14,6 +14,7 @@ here too.
       eval/step-N/           the step-wise evaluation after step N (openrs.evaluation.stepwise): per_problem.jsonl,
                              summary.csv, report.md
       ranks/                 each launched rank's output (openrs.train.launch)
+      slurm_jobs.txt         under SLURM, a line per attempt: job id, restart count, GPUs, host, start (openrs.__main__)
       README.md              the model card (openrs.model.card); final/ and a registered checkpoint have theirs
       final/                 the model after the last step (openrs.train)
       selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)
@@ -60,6 +61,7 @@ COMPLETE_MARKER = "trainer_state.json"
 PREEMPTED_MARKER = "preempted"
 PRUNED_MARKER = "pruned"
 ERROR_FILE = "error.txt"
+SLURM_JOBS = "slurm_jobs.txt"
 
 _CHECKPOINT, _EVAL_STEP = "checkpoint-", "step-"
 
