@@ -14,7 +14,8 @@ here too.
       eval/step-N/           the step-wise evaluation after step N (openrs.evaluation.stepwise): per_problem.jsonl,
                              summary.csv, report.md
       ranks/                 each launched rank's output (openrs.train.launch)
-      slurm_jobs.txt         under SLURM, a line per attempt: job id, restart count, GPUs, host, start (openrs.__main__)
+      slurm_jobs.txt         under SLURM, a line per attempt: job id, array task, restart count, GPUs, host,
+                             start (openrs.__main__)
       README.md              the model card (openrs.model.card); final/ and a registered checkpoint have theirs
       final/                 the model after the last step (openrs.train)
       selection.json, selection.md, degradation.png   the checkpoint kept and why (openrs.selection)

@@ -111,7 +111,8 @@ fi
 # MariaDB for slurmdbd: its own data folder under DIR (its user writes only there), reachable only through its
 # socket.
 if [[ ! -d $dir/mysql ]]; then
-  mariadb-install-db --user=mysql --datadir="$dir/mysql" >/dev/null
+  mariadb-install-db --user=mysql --datadir="$dir/mysql" >"$dir/mariadb-install.log" 2>&1 \
+    || { cat "$dir/mariadb-install.log" >&2; exit 1; }
 fi
 mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
 mariadbd --user=mysql --datadir="$dir/mysql" --socket=/run/mysqld/mysqld.sock --skip-networking \

@@ -1,8 +1,11 @@
 """Answer rules and grading on real benchmark answers; each case is a trap the original code fell into."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +215,26 @@ def test_pool_counts_outcomes(pool):
     assert metrics["grading/correct"] == 2 and metrics["grading/wrong"] == 1
     assert metrics["grading/no_answer"] == 1 and metrics["grading/unparseable_gold"] == 1
     assert metrics["grading/seconds"] > 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals to the forkserver's workers")
+def test_the_signals_that_stop_a_job_leave_its_graders_grading():
+    """SLURM signals every process of a job (SIGTERM; SIGUSR2, its time-limit warning, kills by default) and a
+    terminal a process group (SIGINT): the trainer checkpoints after its step, so its graders must grade on."""
+    from multiprocessing import forkserver
+
+    pool = GradingPool(workers=2, timeout_s=3.0, memory_mb=4096, max_answer_chars=2000)
+    try:
+        graders = [w.proc.pid for w in pool._workers] + [forkserver._forkserver._forkserver_pid]
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
+            for pid in graders:
+                os.kill(pid, sig)
+        time.sleep(1)
+        gold = prepare_gold("\\frac{1}{2}")
+        assert pool.grade([(gold, "0.5"), (gold, "1/2"), (gold, "2")]) == ["correct", "correct", "wrong"]
+        assert pool.restarts == 0 and all(w.proc.is_alive() for w in pool._workers)
+    finally:
+        pool.close()
 
 
 POOL_SCRIPT = """
