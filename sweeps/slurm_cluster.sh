@@ -28,6 +28,11 @@ stop_pidfile() {  # the daemon named in pidfile $1, if this script started it; w
 }
 
 if [[ $action == down ]]; then
+  # Jobs first: their processes would outlive slurmd, and a later `up` would find them.
+  if jobs=$(SLURM_CONF=$conf squeue -h -o %A 2>/dev/null) && [[ -n $jobs ]]; then
+    SLURM_CONF=$conf scancel $jobs || true
+    for _ in $(seq 120); do [[ -z $(SLURM_CONF=$conf squeue -h -o %A 2>/dev/null) ]] && break; sleep 1; done
+  fi
   stop_pidfile "$dir/slurmd.pid"
   stop_pidfile "$dir/slurmctld.pid"
   stop_pidfile "$dir/slurmdbd.pid"
@@ -97,8 +102,10 @@ LogFile=$dir/slurmdbd.log
 CONF
 chmod 600 "$dir/slurmdbd.conf"
 # Clients (sbatch, sinfo, submitit) read /etc/slurm/slurm.conf unless SLURM_CONF says otherwise.
-if [[ ! -e /etc/slurm/slurm.conf ]]; then
-  mkdir -p /etc/slurm && ln -s "$conf" /etc/slurm/slurm.conf && touch "$dir/linked"
+if [[ -L /etc/slurm/slurm.conf || ! -e /etc/slurm/slurm.conf ]]; then  # a link left by an earlier cluster: replaced
+  mkdir -p /etc/slurm
+  ln -sfn "$conf" /etc/slurm/slurm.conf
+  touch "$dir/linked"
 fi
 
 if ! pgrep -x munged >/dev/null; then
@@ -123,8 +130,9 @@ mariadb -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'openrs-
 SLURM_CONF=$conf slurmdbd
 for _ in $(seq 100); do SLURM_CONF=$conf sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 0.2; done
 SLURM_CONF=$conf sacctmgr -i add cluster openrs-local >/dev/null 2>&1 || true  # there already, after a restart
-SLURM_CONF=$conf slurmctld -f "$conf"
-SLURM_CONF=$conf slurmd -f "$conf"
+# A fresh cluster each time: no job of an earlier one is recovered (-c).
+SLURM_CONF=$conf slurmctld -c -f "$conf"
+SLURM_CONF=$conf slurmd -c -f "$conf"
 for _ in $(seq 120); do
   if [[ $(SLURM_CONF=$conf sinfo -h -N -o %t 2>/dev/null) == idle ]]; then
     echo "slurm_cluster: node $host idle ($cpus CPUs, $memory MiB, 4 placeholder GPUs); $(slurmctld -V)"

@@ -28,11 +28,13 @@ def main(job_file: str) -> None:
         final = train(job)
     except preemption.Preempted as stop:
         print(f"openrs: {stop}: nothing to save", file=sys.stderr)
-    except Exception:
-        # A rank told to stop while it waited in a collective for a rank that stopped before it (rank 0 in the
-        # step-0 evaluation) loses that rank: stopped, not failed. Any other error is a failure.
-        if not preemption.handler.signalled():
+    except Exception as err:
+        # A rank told to stop while it loads may wait in a collective for a rank that stopped before it, and lose
+        # it: stopped, not failed. Any other error, and any error once training runs, is a failure.
+        if not preemption.handler.signalled() or preemption.handler.phase == "training":
             raise
+        print(f"openrs: stopped while loading; a rank that stopped first left: {type(err).__name__}: {err}"[:500],
+              file=sys.stderr)  # fmt: skip
         lost_a_rank = True
     if final is None and os.environ.get("RANK", "0") == "0":
         # The controller may not have been signalled itself (SLURM signals every process): tell it.

@@ -186,7 +186,9 @@ def launch(job: JobConfig, job_file: Path) -> int:
     """Run the job's children on this machine and return the training exit code; on SIGTERM or Ctrl-C, let the
     ranks checkpoint and return job.requeue_exit_code (after a second Ctrl-C they get 30 s, then SIGKILL)."""
     job = with_ports(job)
-    OmegaConf.save(job.model_dump(), job_file)  # the ranks read the ports from it
+    # The ranks read the ports from it; written whole or not at all (a signal may stop the job here).
+    OmegaConf.save(job.model_dump(), job_file.with_suffix(".tmp"))
+    os.replace(job_file.with_suffix(".tmp"), job_file)
     hw, env = job.hardware, dict(os.environ)
     if hw.accelerator == "gpu":
         gpus = visible_gpus(hw)  # the ranks take the first num_processes; a vLLM server the last
@@ -216,9 +218,8 @@ def launch(job: JobConfig, job_file: Path) -> int:
         stopping.append(signum)
         _forward_preemption(ranks[0])
 
-    # SIGTERM (SLURM, kill) and Ctrl-C both make the ranks checkpoint and stop.
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
+    # SIGTERM (SLURM, kill) and Ctrl-C both make the ranks checkpoint and stop; the job's handler is back after.
+    previous = {s: signal.signal(s, on_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         if hw.vllm_mode == "server":
             server_env = {**env, "VLLM_SERVER_DEV_MODE": "1"}
@@ -235,3 +236,5 @@ def launch(job: JobConfig, job_file: Path) -> int:
     finally:
         for child in reversed(children):
             _stop(child)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,13 +1,16 @@
 """What SIGTERM (SLURM's preemption and time-limit path, `kill`, `timeout`) and Ctrl-C (SIGINT) do to a job.
 
-One handler for the whole process, in three phases:
+One handler for the whole process, in four phases:
   held      the job is checked and its run folder, job.yaml and MLflow run are written: the signal is noted and
             acts when loading begins (`arm`), so none of those is half-written;
-  loading   imports, data, the model load (minutes for a warm start), a resumed checkpoint, the step-0
-            evaluation: nothing is trained yet, nothing to save, and the signal raises Preempted at once;
+  loading   imports, data, the model load (minutes for a warm start): nothing is trained yet, nothing to save,
+            and the signal raises Preempted at once;
+  starting  from trainer.train() to the first step (a resumed checkpoint's load, the step-0 evaluation, which
+            rank 0 runs while the other ranks wait for it): the signal is noted, and all ranks stop together,
+            raising Preempted, as the first step would begin;
   training  from the first step on: the signal is noted, and the job checkpoints the step under way once that
             step's evaluation, logging and checkpoint write are done, then stops, without training another step.
-A second Ctrl-C while training stops at once, without a checkpoint.
+A second Ctrl-C stops at once, without a checkpoint.
 """
 
 from __future__ import annotations
@@ -48,11 +51,17 @@ class Preemption:
         if self.phase == "loading":
             self.requested = True
             raise Preempted(f"stopped by {name} before training started")
-        if signum == signal.SIGINT and self.requested and self.phase == "training":
+        if signum == signal.SIGINT and self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        after = "saving a checkpoint after this step" if self.phase == "training" else "stopping before the model loads"
+        after = {"held": "stopping before the model loads", "starting": "stopping before the first step"}.get(
+            self.phase, "saving a checkpoint after this step"
+        )
         print(f"openrs: {name} received, {after}", file=sys.stderr, flush=True)
+
+    def start(self) -> None:
+        """trainer.train() begins: from now on a signal is noted, and acted on as the first step begins."""
+        self.phase = "starting"
 
     def _stop_after_this_step(self, state, control) -> bool:
         """Whether a signal reached any rank while training would go on; every rank calls this at the same point
@@ -72,7 +81,10 @@ class Preemption:
 
         class PreemptionCallback(TrainerCallback):
             def on_step_begin(self, args, state, control, **kwargs):
-                preemption.phase = "training"
+                if preemption.phase == "starting":  # the first step: every rank is here
+                    if any_rank(preemption.requested):
+                        raise Preempted("stopped by a signal before training started")
+                    preemption.phase = "training"
 
             def on_step_end(self, args, state, control, **kwargs):
                 if preemption._stop_after_this_step(state, control):

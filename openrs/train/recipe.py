@@ -44,6 +44,7 @@ def train(job: JobConfig) -> Path | None:
         print(f"openrs: rank {state.process_index} of {state.num_processes} ({state.distributed_type.value})")
     if checkpoint is not None:
         print(f"openrs: resuming from {checkpoint}", file=sys.stderr)
+    preemption.handler.start()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if preemption.handler.stopped:
         print(f"openrs: preempted at step {trainer.state.global_step}; resume with resume=true", file=sys.stderr)

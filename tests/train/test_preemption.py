@@ -30,13 +30,13 @@ def handlers():
         signal.signal(s, previous)
 
 
-def sigterm_inside(monkeypatch, owner, name: str, step_of=None) -> None:
-    """Make owner.name send SIGTERM to this process as it starts, once (at trainer step STEP when step_of(args)
+def sigterm_inside(monkeypatch, owner, name: str, step_of=None, step: int = STEP) -> None:
+    """Make owner.name send SIGTERM to this process as it starts, once (at trainer step `step` when step_of(args)
     gives the step); what it does then runs on."""
     original, sent = getattr(owner, name), []
 
     def wrapped(*args, **kwargs):
-        if not sent and (step_of is None or step_of(args) == STEP):
+        if not sent and (step_of is None or step_of(args) == step):
             sent.append(True)
             os.kill(os.getpid(), signal.SIGTERM)
         return original(*args, **kwargs)
@@ -57,9 +57,15 @@ def checkpoints(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("checkpoint-*"))
 
 
-def test_a_signal_while_the_model_loads_stops_at_once_with_nothing_saved(tmp_path, monkeypatch, handlers):
-    sigterm_inside(monkeypatch, recipe, "load_model")
-    with pytest.raises(Preempted, match="SIGTERM before training started"):
+@pytest.mark.parametrize("moment", ["model load", "step-0 evaluation"])
+def test_a_signal_before_the_first_step_stops_with_nothing_saved(tmp_path, monkeypatch, handlers, moment):
+    # While the model loads: at once. During the step-0 evaluation (rank 0's, while other ranks wait for it): once
+    # it is done, every rank together, before step 1.
+    if moment == "model load":
+        sigterm_inside(monkeypatch, recipe, "load_model")
+    else:
+        sigterm_inside(monkeypatch, StepwiseEvaluation, "_run", lambda args: args[1].global_step, step=0)
+    with pytest.raises(Preempted, match="before training started"):
         recipe.train(smoke_job(tmp_path, save_steps=1, logging_steps=1))
     assert checkpoints(tmp_path) == [] and not (tmp_path / "final").exists()
 
