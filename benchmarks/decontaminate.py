@@ -12,7 +12,7 @@ import argparse
 import statistics
 import time
 
-from openrs.config.curate import CurateSource, DecontaminateStep
+from openrs.config.curate import CurateSourceConfig, DecontaminateStepConfig
 from openrs.curate.pipeline import BenchmarkIndex, decontaminate, read_source
 
 FIVE = ["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]
@@ -22,10 +22,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    source = CurateSource(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
+    source = CurateSourceConfig(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
                           answer_column="answer", solution_column=None)  # fmt: skip
     rows = read_source(source)
-    step = DecontaminateStep(step="decontaminate", benchmarks=FIVE, ngram=8, threshold=0.5)
+    step = DecontaminateStepConfig(step="decontaminate", benchmarks=FIVE, ngram=8, threshold=0.5)
     index_s, total_s = [], []
     for _ in range(args.rounds):
         start = time.perf_counter()

@@ -2,13 +2,13 @@
 
     python benchmarks/degradation.py --trials 400
 
-1. One benchmark, no checkpoint variation (openrs.selection.degradation.simulate_run, difficulty Beta(3, 1.5)): 10
+1. One benchmark, no checkpoint variation (simulated_runs.simulate_run, difficulty Beta(3, 1.5)): 10
    evaluations 50 steps apart, flat, rising (+8 points) and the paper's Figure 2 shape (+5 points by step
    100, then 10 points down from that peak at step 250); for each benchmark size and k the share of runs
    with any onset (false alarm on flat/rising), the share of drops confirmed by step 350 (within two
    evaluations of the onset) and the median confirmation step.
 2. The step-wise preset (AMC23 40 problems x 8 samples + MATH-500 500 x 1, evaluated every 50 steps to
-   500: 11 evaluations; openrs.selection.degradation.simulate_benchmarks) with checkpoint variation shared by both
+   500: 11 evaluations; simulated_runs.simulate_benchmarks) with checkpoint variation shared by both
    benchmarks: none, or 1, 2 and 3 points (sd), independent or AR(1) rho 0.5; difficulty Beta(3, 1.5) or
    logistic (item response, logits ~ Normal(1, 1.5)); change even (every problem moves alike) or uneven
    (half the problems move by -shift, the other half by 3 x shift). Curves: flat, rising, the Figure 2
@@ -24,8 +24,9 @@ import statistics
 import warnings
 
 import numpy as np
+from simulated_runs import simulate_benchmarks, simulate_run
 
-from openrs.selection.degradation import analyse, simulate_benchmarks, simulate_run
+from openrs.selection.degradation import analyse
 
 OUTSIDE = {  # label: (problems, k, difficulty)
     "30 problems, Beta(0.3, 5), k = 1": (30, 1, (0.3, 5)),

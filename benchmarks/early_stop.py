@@ -4,7 +4,7 @@
 
 Simulated exp1 runs to 500 steps, evaluated every 50 steps with the step-wise preset (AMC23: 40 problems x 8
 samples, MATH-500: 500 x 1, weighed equally as the selection weighs them; difficulty Beta(3, 1.5);
-openrs.selection.degradation.simulate_benchmarks). True curves from the paper's Section 3.4 / Figure 2: AMC23 +7 points
+simulated_runs.simulate_benchmarks). True curves from the paper's Section 3.4 / Figure 2: AMC23 +7 points
 by step 100, back to the start by 200 and 6 points below it from 300 on; MATH-500 +1 point by 100, 3 points
 below the start from 300 on. The early stop (openrs.selection.early_stop) ends a run at the evaluation that confirms
 degradation; its checkpoint is the highest-scoring step among the evaluations it saw (openrs.selection), compared
@@ -23,8 +23,9 @@ import itertools
 import statistics
 
 import numpy as np
+from simulated_runs import simulate_benchmarks
 
-from openrs.selection.degradation import analyse, simulate_benchmarks
+from openrs.selection.degradation import analyse
 
 CURVE_STEPS = list(range(0, 501, 50))
 EXP1 = {

@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from openrs.grading.mutations import written
+from mutation_cases import written
 
 BATCH = 72  # completions in one optimizer step of the paper
 EVAL_DATA = Path(__file__).resolve().parents[1] / "openrs" / "data" / "benchmarks"
@@ -144,8 +144,8 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from openrs import CONF_DIR
-    from openrs.config.load import load_job
     from openrs.grading.answers import prediction_of, prepare_gold
+    from openrs.resolve.load import load_job
     from openrs.rewards import build_rewards
     from openrs.rewards.correctness import pool_for
 

@@ -3,7 +3,7 @@
     python benchmarks/grading_mutations.py --deepscaler 5000
 
 Every gold answer of the five shipped benchmarks, and a fixed seeded sample of the shipped DeepScaleR copy,
-is mutated into wrong answers (openrs.grading.mutations.MUTATIONS: +1 appended, last digit changed, sign
+is mutated into wrong answers (mutation_cases.MUTATIONS: +1 appended, last digit changed, sign
 flipped, a term after %/$/\\text{}/unit, a second value, a list element changed) and rewritten into right
 ones (REWRITES: the gold itself, \\dfrac/\\frac, spacing, 0.5/\\frac{1}{2}, a trailing period, $...$). Each
 is graded like the accuracy reward (answer rules + the grading pool, conf/ settings). A wrong answer graded
@@ -17,8 +17,7 @@ import collections
 import sys
 import time
 
-from openrs.gold_check import default_grading
-from openrs.grading.mutations import (
+from mutation_cases import (
     MUTATIONS,
     REWRITES,
     benchmark_golds,
@@ -28,7 +27,9 @@ from openrs.grading.mutations import (
     grade_cases,
     unparseable,
 )
+
 from openrs.grading.pool import GradingPool
+from openrs.resolve.load import default_grading
 
 
 def main() -> int:

@@ -88,9 +88,10 @@ def grade_openrs(seed: int, limit: int | None) -> tuple[list[dict], float]:
     from transformers import AutoTokenizer
 
     from openrs import CONF_DIR
-    from openrs.config.load import load_job
-    from openrs.evaluation.harness import SHIPPED_NAMES, Sample, evaluate, load_benchmark
+    from openrs.data.benchmark import SHIPPED_NAMES, load_benchmark
+    from openrs.evaluation.harness import Sample, evaluate
     from openrs.grading.paper_protocol import paper_gold
+    from openrs.resolve.load import load_job
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         # No model loads here (a scripted generator): hardware=auto's refusal of the 1.5B model on a machine

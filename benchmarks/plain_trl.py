@@ -19,11 +19,11 @@ def main_thread_accuracy(prompts, completions, completion_ids=None, *, answer, *
     """openrs's accuracy reward, graded in this thread with no worker, time bound or cache."""
     from openrs.grading.answers import prediction_of, prepare_gold
     from openrs.grading.pool import SCORES
-    from openrs.grading.worker import verdict
+    from openrs.grading.worker import outcome
     from openrs.rewards.inputs import texts
 
     golds = [prepare_gold(a) for a in answer]
-    return [SCORES[verdict(g, prediction_of(t, g))] for g, t in zip(golds, texts(completions), strict=True)]
+    return [SCORES[outcome(g, prediction_of(t, g))] for g, t in zip(golds, texts(completions), strict=True)]
 
 
 def main() -> None:
@@ -37,9 +37,9 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     from openrs import CONF_DIR
-    from openrs.config.load import load_job
     from openrs.data.dataset import training_dataset
     from openrs.model.loading import load_model, load_tokenizer
+    from openrs.resolve.load import load_job
     from openrs.rewards import build_rewards
     from openrs.train.recipe import grpo_kwargs
 
@@ -49,10 +49,10 @@ def main() -> None:
     if args.grading == "main-thread":
         main_thread_accuracy.__name__ = "accuracy"  # TRL logs rewards by function name
         rewards = [main_thread_accuracy if r.__name__ == "accuracy" else r for r in rewards]
-    tokenizer = load_tokenizer(job)
+    tokenizer = load_tokenizer(job.model)
     dataset, _ = training_dataset(job, tokenizer)
     trainer = GRPOTrainer(
-        model=load_model(job),
+        model=load_model(job.model, job.hardware),
         reward_funcs=rewards,
         args=GRPOConfig(**grpo_kwargs(job)),
         train_dataset=dataset,

@@ -54,8 +54,8 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from openrs import CONF_DIR
-    from openrs.config.load import load_job
     from openrs.model.tiny import tiny_model_path
+    from openrs.resolve.load import load_job
 
     job_overrides = ["+experiment=smoke", f"trainer.max_steps={args.steps}"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

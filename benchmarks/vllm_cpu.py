@@ -12,11 +12,7 @@ Reports seconds to start, seconds to generate (median over rounds) and generated
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
 def main() -> None:
@@ -24,21 +20,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from conftest import compose_cfg
+    from hydra import compose, initialize_config_dir
 
-    from openrs.config.load import load_job
+    from openrs import CONF_DIR
     from openrs.evaluation.backends import TransformersGenerator, VLLMGenerator
     from openrs.evaluation.harness import evaluate
     from openrs.model.loading import load_model, load_tokenizer, model_path
+    from openrs.resolve.load import load_job
 
-    job = load_job(compose_cfg("+experiment=smoke"))
-    tokenizer = load_tokenizer(job)
+    # The smoke job on the CPU, as tests/conftest.py's job fixture composes it.
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["output_dir=/tmp/openrs-test", "hardware=cpu", "+experiment=smoke"])
+    job = load_job(cfg)
+    tokenizer = load_tokenizer(job.model)
     max_model_len = job.length.max_prompt_length + job.eval.max_new_tokens
-    sides, started = {}, {}
+    sides, started, path = {}, {}, model_path(job.model)
     for name, build in [
-        ("transformers", lambda: TransformersGenerator(load_model(job), tokenizer, job.eval.batch_size)),
-        ("vLLM, compiled", lambda: VLLMGenerator.for_model(model_path(job), "float32", max_model_len, 0.2, 0, False)),
-        ("vLLM, eager", lambda: VLLMGenerator.for_model(model_path(job), "float32", max_model_len, 0.2, 0, True)),
+        ("transformers", lambda: TransformersGenerator(load_model(job.model, job.hardware), tokenizer,
+                                                       job.eval.batch_size)),
+        ("vLLM, compiled", lambda: VLLMGenerator.for_model(path, "float32", max_model_len, 0.2, 0, False)),
+        ("vLLM, eager", lambda: VLLMGenerator.for_model(path, "float32", max_model_len, 0.2, 0, True)),
     ]:
         start = time.perf_counter()
         sides[name] = build()

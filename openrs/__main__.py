@@ -18,11 +18,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.config.job import JobConfig
-from openrs.config.load import load_job
-from openrs.config.rerun import check_rerun
-from openrs.model.source import estimated_parameters
+from openrs.model.lookup import estimated_parameters
+from openrs.resolve.auto_hardware import vllm_cpu_prepacks
+from openrs.resolve.load import load_job
+from openrs.resolve.rerun import check_rerun
 from openrs.run_folder import (
     JOB_FILE,
     PRUNED_MARKER,
@@ -71,14 +72,15 @@ def describe(job: JobConfig) -> str:
     )
 
 
-# Why vLLM on a CPU generates for evaluation and curation only (tests/e2e/test_vllm.py shows both failures).
+# Why vLLM on a CPU cannot train (tests/e2e/test_vllm.py shows both failures): where it can, it generates for
+# evaluation and curation, and colocated for training on a processor where vLLM keeps its weights (README).
 CPU_VLLM_CANNOT_TRAIN = {
     mode: f"hardware.vllm_mode={mode} on a CPU: {why}, so training could never update vLLM's copy of the policy. "
     "Train on a CPU with hardware.vllm_mode=null (transformers generates); vLLM on a CPU serves python -m "
-    "openrs.evaluate and curation's judge"
+    "openrs.evaluation and curation's judge"
     for mode, why in [
-        ("colocate", "vLLM's CPU backend prepacks its linear weights and drops the parameters TRL loads new weights "
-                     "into"),
+        ("colocate", "on this processor (AVX-512: oneDNN has a bfloat16 matmul) vLLM's CPU backend prepacks its "
+                     "linear weights and drops the parameters TRL loads new weights into"),
         ("server", "TRL sends weights to a vLLM server over NCCL, which needs CUDA"),
     ]
 }
@@ -91,17 +93,20 @@ def main(cfg: DictConfig) -> float | None:
     preemption.handler.install()
     try:
         job = load_job(cfg)  # every row of every local data source included
-        if job.hardware.accelerator == "cpu" and job.hardware.vllm_mode is not None:
-            raise ConfigError(CPU_VLLM_CANNOT_TRAIN[job.hardware.vllm_mode])
+        mode = job.hardware.vllm_mode
+        if job.hardware.accelerator == "cpu" and (mode == "server" or (mode == "colocate" and vllm_cpu_prepacks())):
+            raise ConfigError(CPU_VLLM_CANNOT_TRAIN[mode])
         if not job.dry_run:
-            from openrs.model.source import check_available
+            from openrs.model.lookup import check_available
 
             check_available(job.model)  # before the run folder and the MLflow run, in seconds
             if job.hardware.accelerator == "gpu":
                 from openrs.train.launch import visible_gpus
 
                 visible_gpus(job.hardware)  # the GPUs this job was given are enough for its preset
-        resume_checkpoint(job)  # a resume target without a complete checkpoint
+        # Resolved once (the ranks and the MLflow run get it from here); a resume target without a complete
+        # checkpoint stops the job before its folder is made.
+        checkpoint = resume_checkpoint(job)
         # The folder is this job's until it ends (another job there stops here), and its run is never mixed.
         folder = claim(Path(job.output_dir), f"openrs job {job.name}")
     except ConfigError as err:
@@ -111,26 +116,26 @@ def main(cfg: DictConfig) -> float | None:
             check_rerun(job.model_dump(), Path(job.output_dir))
         except ConfigError as err:
             _fail(err, 2)
-        return _run(job)
+        return _run(job, checkpoint)
 
 
-def _run(job: JobConfig) -> float | None:
-    """The job, once every check has passed (reaching MLflow is the last): only now is the output folder
-    written to. Returns the selected checkpoint's score."""
+def _run(job: JobConfig, checkpoint: Path | None) -> float | None:
+    """The job, resumed from `checkpoint` when not None, once every check has passed (reaching MLflow is the
+    last): only now is the output folder written to. Returns the selected checkpoint's score."""
     out = Path(job.output_dir)
     print(describe(job))
     if job.dry_run:
         _write_job(job)
         print(f"dry run: resolved config written to {out / JOB_FILE}")
         return None
-    run_log, finished_before = _open_run(job) if job.tracking.uri is not None else (None, False)
+    run_log, finished_before = _open_run(job, checkpoint) if job.tracking.uri is not None else (None, False)
     _write_job(job)
     if (slurm_job := _record_slurm_attempt(out)) is not None and run_log is not None:
         run_log.set_tags({"openrs.slurm_job_id": slurm_job})
     requeue = _on_slurm_warning()
     status = "FAILED"
     try:
-        code = _train(job)
+        code = _train(job, checkpoint)
         if code == job.requeue_exit_code:
             status = "KILLED"
             if run_log is not None:  # closed before requeue(), which may end this process
@@ -197,19 +202,20 @@ def _record_slurm_attempt(out: Path) -> str | None:
     return job_id
 
 
-def _open_run(job: JobConfig):
-    """Open (or reattach to) the job's MLflow run before anything heavy loads; exit 2 when unreachable. Returns
-    the RunLog and whether the run had finished before (a rerun of a finished run)."""
+def _open_run(job: JobConfig, checkpoint: Path | None):
+    """Open the job's MLflow run (or reattach to the run of `checkpoint`) before anything heavy loads; exit 2 when
+    unreachable. Returns the RunLog and whether the run had finished before (a rerun of a finished run)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from openrs.tracking.run_log import RunLog, resumed_status, start_run
+    from openrs.tracking.run_log import RunLog
+    from openrs.tracking.run_start import resumed_status, start_run
 
     hydra_cfg = HydraConfig.get()
     sweep = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        finished_before = resumed_status(job) == "FINISHED"
-        start_run(job, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task), sweep)
+        finished_before = resumed_status(checkpoint) == "FINISHED"
+        start_run(job, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task), sweep, resumed_from=checkpoint)
     except ConfigError as err:
         _fail(err, 2)
     return RunLog(Path(job.output_dir)), finished_before
@@ -247,18 +253,18 @@ def _on_slurm_warning() -> Callable[[], None]:
     return lambda: submitit_handler(signal.SIGUSR2, None) if warned.is_set() else None
 
 
-def _train(job: JobConfig) -> int:
-    """Run the job in this process or as launched ranks; 0 when it finished, job.requeue_exit_code when
-    preempted, another exit code when the ranks failed."""
+def _train(job: JobConfig, checkpoint: Path | None) -> int:
+    """Run the job (resumed from `checkpoint` when not None) in this process or as launched ranks; 0 when it
+    finished, job.requeue_exit_code when preempted, another exit code when the ranks failed."""
     try:
         preemption.handler.arm()
         if job.hardware.launched:
             from openrs.train.launch import launch
 
-            return launch(job, Path(job.output_dir) / JOB_FILE)
+            return launch(job, Path(job.output_dir) / JOB_FILE, checkpoint)
         from openrs.train.recipe import train
 
-        return 0 if train(job) is not None else job.requeue_exit_code
+        return 0 if train(job, checkpoint) is not None else job.requeue_exit_code
     except preemption.Preempted as stop:
         print(f"openrs: {stop}: nothing to save; resume=true starts it again", file=sys.stderr)
         return job.requeue_exit_code

@@ -1,94 +1,9 @@
-"""Grade every row's own gold answer against itself, to find the answers grading cannot handle.
+"""`python -m openrs.gold_check`, kept for one release (removed in 0.2): the command is `openrs-gold-check`."""
 
-    python -m openrs.gold_check data/eval/*.jsonl [--answer-column answer] [--timeout-s 5]
-
-Each gold answer is written into a completion as `\\boxed{ANSWER}` and graded by the same path as
-training rewards (openrs.grading.answers rules + math-verify in the grading pool). A row that does not come out
-`correct` is listed with its outcome; exit code 1 when any row fails.
-"""
-
-from __future__ import annotations
-
-import argparse
-import collections
-import json
 import sys
-from pathlib import Path
-
-from omegaconf import OmegaConf
-
-from openrs import CONF_DIR
-from openrs.config.reward import GradingParams
-from openrs.grading.answers import prediction_of, prepare_gold
-from openrs.grading.pool import GradingPool
-
-ID_KEYS = ("id", "unique_id", "idx", "index")
-
-
-def default_grading() -> GradingParams:
-    """reward.grading as conf/config.yaml sets it."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        grading = compose("config").reward.grading
-    return GradingParams.model_validate(OmegaConf.to_container(grading, resolve=True))
-
-
-def read_rows(path: Path) -> list[dict]:
-    """Rows of a .jsonl file (one JSON object per line)."""
-    with path.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def row_id(row: dict, position: int) -> object:
-    return next((row[k] for k in ID_KEYS if k in row), position)
-
-
-def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 512) -> tuple[int, list[tuple]]:
-    """Rows in the file, and (row id, gold answer, outcome) for each whose gold answer is not graded correct."""
-    rows = read_rows(path)
-    failures = []
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        golds = [prepare_gold(r[answer_column]) for r in chunk]
-        items = [(g, prediction_of(f"\\boxed{{{r[answer_column]}}}", g)) for g, r in zip(golds, chunk, strict=True)]
-        for offset, (row, outcome) in enumerate(zip(chunk, pool.grade(items), strict=True)):
-            if outcome != "correct":
-                failures.append((row_id(row, start + offset), row[answer_column], outcome))
-        print(f"\r{path.name}: {min(start + batch, len(rows))}/{len(rows)}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
-    return len(rows), failures
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="openrs-gold-check", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path, help=".jsonl files with an answer column")
-    parser.add_argument("--answer-column", default="answer")
-    parser.add_argument("--timeout-s", type=float, help="hard bound per answer, seconds (default: conf/)")
-    parser.add_argument("--workers", type=int, help="grading processes (default: conf/, CPU cores)")
-    args = parser.parse_args(argv)
-    g = default_grading()
-    pool = GradingPool(args.workers or g.workers, args.timeout_s or g.timeout_s, g.memory_mb, g.max_answer_chars)
-    total_failed = 0
-    print("| file | rows | self-grade correct | failed |")
-    print("|---|---|---|---|")
-    report = []
-    try:
-        for path in args.files:
-            rows, failures = check_file(path, pool, args.answer_column)
-            total_failed += len(failures)
-            ok = rows - len(failures)
-            print(f"| {path.name} | {rows} | {ok} ({ok / rows:.1%}) | {len(failures)} |")
-            report.extend((path.name, *f) for f in failures)
-    finally:
-        pool.close()
-    if report:
-        by_outcome = collections.Counter(r[3] for r in report)
-        print(f"\nfailed rows ({dict(by_outcome)}):")
-        for name, rid, answer, outcome in report:
-            print(f"- {name} {rid}: {outcome}: {str(answer)[:120]!r}")
-    return 1 if total_failed else 0
-
 
 if __name__ == "__main__":
+    print("openrs: `python -m openrs.gold_check` is deprecated; run `openrs-gold-check`", file=sys.stderr)
+    from openrs.grading.__main__ import main
+
     sys.exit(main())

@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 
 if TYPE_CHECKING:
     from openrs.config.job import JobConfig
@@ -55,7 +55,7 @@ RANKS_DIR = "ranks"
 FINAL_DIR = "final"
 MODEL_CARD = "README.md"  # in the run folder and in final/ (openrs.model.card)
 SELECTION_JSON, SELECTION_MD, SELECTION_FIGURE = "selection.json", "selection.md", "degradation.png"
-VERDICT_DIR = "verdict"  # openrs-verdict's report on the run against the paper (openrs.verdict)
+VERDICT_DIR = "verdict"  # openrs-verdict's files on the run against the paper (openrs.verdict)
 # transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG state: a checkpoint whose
 # trainer_state.json parses is complete (is_complete).
 COMPLETE_MARKER = "trainer_state.json"
@@ -68,7 +68,7 @@ _CHECKPOINT, _EVAL_STEP = "checkpoint-", "step-"
 
 
 def retired_journal(run_id: str) -> str:
-    """The name JOURNAL takes when a resumed job replaces run_id (openrs.tracking.run_log.start_run)."""
+    """The name JOURNAL takes when a resumed job replaces run_id (openrs.tracking.run_start.start_run)."""
     return f"mlflow_journal.{run_id}.jsonl"
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, compose_cfg, run_openrs
 from mlflow import MlflowClient
 
+from openrs.resolve.auto_hardware import vllm_cpu_prepacks
 
-def test_cfg_job_prints_resolved_preset_without_importing_torch():
+
+def test_cfg_job_prints_resolved_preset_without_importing_torch(run_openrs):
     proc = run_openrs("-X", "importtime", "-m", "openrs", "+experiment=exp3", "reward=cosine", "--cfg", "job")
     assert proc.returncode == 0, proc.stderr
     assert "name: exp3" in proc.stdout and "- cosine" in proc.stdout
@@ -23,8 +24,8 @@ def test_cfg_job_prints_resolved_preset_without_importing_torch():
 
 
 @pytest.mark.parametrize("override", ["trainer.num_generations=7", "reward.funcs=[format,acuracy]",
-                                      "model.name_or_path=/nonexistent/model", "hardware.vllm_mode=colocate"])
-def test_a_job_that_fails_its_checks_exits_2_before_importing_anything_heavy(override, tmp_path):
+                                      "model.name_or_path=/nonexistent/model", "hardware.vllm_mode=server"])
+def test_a_job_that_fails_its_checks_exits_2_before_importing_anything_heavy(override, tmp_path, run_openrs):
     """The real failure path of a job (not --cfg job): an impossible batch, an unknown reward, a missing model,
     vLLM training on a CPU."""
     proc = run_openrs("-X", "importtime", "-m", "openrs", "+experiment=smoke", override, f"hydra.run.dir={tmp_path}")
@@ -34,7 +35,7 @@ def test_a_job_that_fails_its_checks_exits_2_before_importing_anything_heavy(ove
     assert not imported & {"torch", "transformers", "trl", "vllm", "mlflow", "datasets"}
 
 
-def test_help_lists_groups_and_options():
+def test_help_lists_groups_and_options(run_openrs):
     proc = run_openrs("-m", "openrs", "--help")
     assert proc.returncode == 0
     for line in [
@@ -53,7 +54,7 @@ def test_help_lists_groups_and_options():
         ("trainer.max_steps=-1", "trainer.max_steps=-1"),
     ],
 )
-def test_bad_values_exit_nonzero_with_one_message(override, expected, tmp_path):
+def test_bad_values_exit_nonzero_with_one_message(override, expected, tmp_path, run_openrs):
     proc = run_openrs("-m", "openrs", override, f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 2
     assert proc.stderr.startswith("openrs: invalid config:")
@@ -61,7 +62,9 @@ def test_bad_values_exit_nonzero_with_one_message(override, expected, tmp_path):
 
 
 @pytest.mark.parametrize("mode, why", [("colocate", "prepacks its linear weights"), ("server", "over NCCL")])
-def test_training_with_vllm_on_a_cpu_is_refused_with_the_reason(mode, why, tmp_path):
+def test_training_with_vllm_on_a_cpu_is_refused_with_the_reason(mode, why, tmp_path, run_openrs):
+    if mode == "colocate" and not vllm_cpu_prepacks():
+        pytest.skip("vLLM keeps its weights on this processor: colocated training is allowed (the test below)")
     proc = run_openrs("-m", "openrs", "+experiment=smoke", "hardware=cpu", f"hardware.vllm_mode={mode}",
                       f"hydra.run.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-3000:]
@@ -69,7 +72,16 @@ def test_training_with_vllm_on_a_cpu_is_refused_with_the_reason(mode, why, tmp_p
     assert "hardware.vllm_mode=null" in proc.stderr and not list(tmp_path.glob("*.jsonl"))
 
 
-def test_unreachable_tracking_server_fails_before_any_model_loads(tmp_path):
+@pytest.mark.skipif(vllm_cpu_prepacks(env={"ONEDNN_MAX_CPU_ISA": "AVX2"}), reason="not an x86 processor")
+def test_colocated_vllm_on_a_processor_where_vllm_keeps_its_weights_is_planned(tmp_path, run_openrs):
+    """oneDNN capped at AVX2 decides as an AVX2-only processor does (tests/e2e/test_vllm.py trains there)."""
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", "hardware=cpu", "hardware.vllm_mode=colocate",
+                      "dry_run=true", f"hydra.run.dir={tmp_path}", env={"ONEDNN_MAX_CPU_ISA": "AVX2"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "vLLM colocate" in proc.stdout
+
+
+def test_unreachable_tracking_server_fails_before_any_model_loads(tmp_path, run_openrs):
     proc = run_openrs("-m", "openrs", "+experiment=smoke", "tracking=server", "tracking.uri=http://127.0.0.1:9",
                       f"hydra.run.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
@@ -78,14 +90,14 @@ def test_unreachable_tracking_server_fails_before_any_model_loads(tmp_path):
 
 
 @pytest.mark.parametrize("override, options", [("hardware=a100x9", "a40x4"), ("model=nope", "tiny")])
-def test_unknown_group_option_lists_the_options_and_exits_2(override, options):
+def test_unknown_group_option_lists_the_options_and_exits_2(override, options, run_openrs):
     proc = run_openrs("-m", "openrs", override)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     group, name = override.split("=")
     assert f"Could not find '{group}/{name}'" in proc.stderr and options in proc.stderr
 
 
-def test_an_unusable_output_folder_is_one_line_and_exit_2(tmp_path):
+def test_an_unusable_output_folder_is_one_line_and_exit_2(tmp_path, run_openrs):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
     # root writes through permission bits; /sys refuses everyone
@@ -103,7 +115,7 @@ def data_source(path: Path) -> str:
     return f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"
 
 
-def test_a_bad_data_row_stops_the_job_before_its_run_opens(tmp_path):
+def test_a_bad_data_row_stops_the_job_before_its_run_opens(tmp_path, run_openrs):
     rows = [json.dumps({"problem": f"{i}+1", "answer": str(i + 1)}) for i in range(40)]
     rows[20] = '{"problem": "20+1", "answer": 21'
     data = tmp_path / "d.jsonl"
@@ -116,24 +128,26 @@ def test_a_bad_data_row_stops_the_job_before_its_run_opens(tmp_path):
     assert not (tmp_path / "mlflow.db").exists() and not (run / "job.yaml").exists()
 
 
-def finished_run(tmp_path: Path) -> tuple[Path, MlflowClient, str]:
+@pytest.fixture
+def finished_run(tmp_path: Path, job) -> tuple[Path, MlflowClient, str]:
     """A run folder with a checkpoint whose tracked run FINISHED, as a completed job leaves it."""
-    from openrs.config.load import load_job
-    from openrs.tracking.run_log import RunLog, start_run
+    from openrs.run_folder import resume_checkpoint
+    from openrs.tracking.run_log import RunLog
+    from openrs.tracking.run_start import start_run
 
     run, uri = tmp_path / "run", f"sqlite:///{tmp_path}/mlflow.db"
-    job = load_job(compose_cfg("+experiment=smoke", f"tracking.uri={uri}", output_dir=str(run)))
+    smoke = job("+experiment=smoke", f"tracking.uri={uri}", output_dir=str(run))
     run.mkdir()
-    run_id = start_run(job, {}, [], None)
-    (run / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
+    run_id = start_run(smoke, {}, [], None, resumed_from=resume_checkpoint(smoke))
+    (run / "job.yaml").write_text(yaml.safe_dump(smoke.model_dump()))
     (run / "checkpoint-5").mkdir()
     (run / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
     RunLog(run).finish("FINISHED")
     return run, MlflowClient(uri), run_id
 
 
-def test_a_rerun_that_fails_its_checks_changes_nothing(tmp_path):
-    run, client, run_id = finished_run(tmp_path)
+def test_a_rerun_that_fails_its_checks_changes_nothing(tmp_path, finished_run, run_openrs):
+    run, client, run_id = finished_run
     data = tmp_path / "d.jsonl"
     data.write_text('{"problem": "1+1", "answer": "2"}\n{"problem": null, "answer": "3"}\n')
     uri = f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"
@@ -152,8 +166,8 @@ def test_a_rerun_that_fails_its_checks_changes_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_rerun_that_crashes_leaves_a_finished_run_finished(tmp_path):
-    run, client, run_id = finished_run(tmp_path)  # its checkpoint has no weights: resuming it crashes
+def test_a_rerun_that_crashes_leaves_a_finished_run_finished(tmp_path, finished_run, run_openrs):
+    run, client, run_id = finished_run  # its checkpoint has no weights: resuming it crashes
     proc = run_openrs("-m", "openrs", "+experiment=smoke", f"hydra.run.dir={run}", "resume=true",
                       "eval.every_steps=null", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")  # fmt: skip
     assert proc.returncode == 1 and "checkpoint-5" in proc.stderr, proc.stderr[-3000:]
@@ -161,18 +175,18 @@ def test_a_rerun_that_crashes_leaves_a_finished_run_finished(tmp_path):
     assert finished.info.status == "FINISHED" and "openrs.error" not in finished.data.tags
 
 
-def test_dry_run_writes_the_resolved_job(tmp_path):
+def test_dry_run_writes_the_resolved_job(tmp_path, run_openrs):
     proc = run_openrs("-m", "openrs", "+experiment=exp2", "hardware=a40x4", "dry_run=true", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
     assert "6 per device x 3 processes x 4 accumulation" in proc.stdout
     assert "max_completion_length: 3584" in (tmp_path / "job.yaml").read_text()
 
 
-def test_non_editable_install_finds_its_configs(tmp_path):
+def test_non_editable_install_finds_its_configs(tmp_path, repo, run_openrs):
     """The wheel ships conf/ inside the package; run it from a folder that has no conf/."""
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(repo)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -195,7 +209,7 @@ def test_non_editable_install_finds_its_configs(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["../escaped", "a/b", ".."])
-def test_a_name_that_is_not_one_folder_is_refused_before_any_folder_is_made(tmp_path, name):
+def test_a_name_that_is_not_one_folder_is_refused_before_any_folder_is_made(tmp_path, name, run_openrs):
     work = tmp_path / "work"
     work.mkdir()
     proc = run_openrs("-m", "openrs", "+experiment=smoke", f"name={name}", "dry_run=true", cwd=work)

@@ -1,13 +1,11 @@
 
 import pytest
-from conftest import compose_cfg, run_openrs
 
-from openrs.config.errors import ConfigError
-from openrs.config.load import load_job
+from openrs.base.errors import ConfigError
 from openrs.run_folder import newest_checkpoint
 
 
-def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
+def test_newest_checkpoint_skips_incomplete_ones(tmp_path, job):
     # 30: no trainer_state.json yet; 40: an empty one (a full disk); 50: cut short mid-write.
     for step, state in [(10, "{}"), (20, '{"global_step": 20}'), (30, None), (40, ""), (50, '{"global_step": 5')]:
         (tmp_path / f"checkpoint-{step}").mkdir()
@@ -18,20 +16,20 @@ def test_newest_checkpoint_skips_incomplete_ones(tmp_path):
     assert newest_checkpoint(tmp_path / "checkpoint-30") is None
     from openrs.run_folder import resume_checkpoint
 
-    resumed = load_job(compose_cfg("+experiment=smoke", "resume=true", output_dir=str(tmp_path)))
+    resumed = job("+experiment=smoke", "resume=true", output_dir=str(tmp_path))
     assert resume_checkpoint(resumed) == tmp_path / "checkpoint-20"
     for step in (40, 50):
-        job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}/checkpoint-{step}"))
+        at_step = job("+experiment=smoke", f"resume={tmp_path}/checkpoint-{step}")
         with pytest.raises(ConfigError, match="no complete checkpoint there"):
-            resume_checkpoint(job)
+            resume_checkpoint(at_step)
 
 
-def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path):
+def test_resume_from_a_path_without_checkpoint_is_a_config_error(tmp_path, job):
     from openrs.run_folder import resume_checkpoint
 
-    job = load_job(compose_cfg("+experiment=smoke", f"resume={tmp_path}"))
+    resuming = job("+experiment=smoke", f"resume={tmp_path}")
     with pytest.raises(ConfigError, match="no complete checkpoint"):
-        resume_checkpoint(job)
+        resume_checkpoint(resuming)
 
 
 HOLD = """
@@ -44,7 +42,7 @@ time.sleep(600)
 """
 
 
-def test_a_folder_is_held_by_one_process_and_freed_when_it_dies(tmp_path):
+def test_a_folder_is_held_by_one_process_and_freed_when_it_dies(tmp_path, run_openrs):
     import signal
     import subprocess
     import sys

@@ -4,12 +4,15 @@ the files of a run folder, small modules."""
 import ast
 import contextlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import REPO
+import pytest
 
 from openrs import run_folder
 
+REPO = Path(__file__).resolve().parent.parent  # module level: modules() and the checks below read it
 PACKAGES = ("openrs", "hydra_plugins")
 
 
@@ -22,17 +25,17 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports(path: Path, name: str, known: set[str] | None) -> set[str]:
+def imports(path: Path, name: str, known: set[str] | None, *, type_checking: bool = False) -> set[str]:
     """The modules a module imports, wherever the import statement is (module level or inside a function): the
-    project's own (`known`), or every module named (known=None); imports for type checkers only
-    (`if TYPE_CHECKING:`) are left out."""
+    project's own (`known`), or every module named (known=None). Imports for type checkers only (`if
+    TYPE_CHECKING:`) count only with type_checking=True: they are no runtime cost, but they are a dependency."""
     tree = ast.parse(path.read_text())
     checking_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in
                      ast.unparse(node.test) for stmt in node.body for n in ast.walk(stmt)}  # fmt: skip
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(tree):
-        if id(node) in checking_only:
+        if id(node) in checking_only and not type_checking:
             continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
@@ -45,10 +48,10 @@ def imports(path: Path, name: str, known: set[str] | None) -> set[str]:
     return {m for m in found if (known is None or m in known) and m != name}
 
 
-def graph() -> dict[str, set[str]]:
-    """Each project module -> the project modules it imports."""
+def graph(*, type_checking: bool = False) -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports (type_checking: imports for type checkers too)."""
     mods = modules()
-    return {name: imports(path, name, set(mods)) for name, path in mods.items()}
+    return {name: imports(path, name, set(mods), type_checking=type_checking) for name, path in mods.items()}
 
 
 def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
@@ -61,12 +64,44 @@ def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-# Modules that stand outside any package: the entry points and the run folder's names.
-TOP_LEVEL = {"__init__", "__main__", "evaluate", "report", "gold_check", "run_folder"}
+# The layers of openrs, lowest first: a package imports only the packages at or below its own layer, wherever the
+# import statement is (inside functions and under TYPE_CHECKING too), so the packages form no cycle. The commands
+# (openrs.__main__, every package's __main__, the aliases below, the Hydra plugins) form the top layer, which
+# nothing imports. README's "Layout" section draws the same order.
+LAYERS = (
+    "openrs",  # the package root: its version, conf/ and cache folders
+    "base",  # the user-facing error, process and collective helpers, the Optuna trial's contract
+    "config",  # the typed schemas of every config group
+    "run_folder",  # the name of every file in a run folder
+    "data",  # training data and evaluation benchmarks
+    "model",  # model sources, building, loading, the model card
+    "grading",  # answer rules and the bounded grading pool
+    "resolve",  # a composed config made into a validated job (hardware=auto, reruns, output folders)
+    "rewards",  # reward functions over grading
+    "tracking",  # MLflow runs, journal, redaction, sweep summaries
+    "evaluation",  # benchmark harness, generation backends, estimators, the step-wise callback
+    "selection",  # degradation statistics, checkpoint choice, early stop, pruning
+    "train",  # the GRPO recipe, launch, preemption
+    "curate",  # data curation pipelines
+    "verdict",  # did a run reproduce the paper
+    "commands",
+)
+# `python -m` forms of earlier releases, kept for one release: each runs a command's main.
+ALIASES = {"openrs.evaluate", "openrs.report", "openrs.gold_check", "openrs.config.reference"}
+# Modules that stand outside any package: the entry point and the run folder's names (and aliases).
+TOP_LEVEL = {"__init__", "__main__", "run_folder"} | {a.split(".")[1] for a in ALIASES if a.count(".") == 1}
 # What a user runs: nothing imports these (their helpers belong in a package).
-COMMANDS = {"openrs.__main__", "openrs.evaluate", "openrs.report", "openrs.gold_check", "openrs.config.reference"}
-# The config schemas: a leaf, importable by every other layer without pulling anything else in.
-SCHEMAS = {f"openrs.config.{m}" for m in ("errors", "schema", "job", "hardware", "reward", "curate")}
+COMMANDS = {n for n in modules() if n.endswith("__main__") or n.startswith("hydra_plugins")} | ALIASES
+
+
+def layer(module: str) -> str:
+    """The layer (an entry of LAYERS) of a module of openrs or hydra_plugins."""
+    parts = module.split(".")
+    if module in COMMANDS:
+        return "commands"
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
 HEAVY = ("torch", "transformers", "trl", "vllm", "deepspeed", "accelerate")
 
 
@@ -76,15 +111,29 @@ def test_every_module_but_the_entry_points_lives_in_a_package_of_its_concern():
 
 
 def test_nothing_imports_a_command_module():
-    commands = COMMANDS | {n for n in modules() if n.endswith(".__main__")}
-    offenders = sorted(f"{name} imports {dep}" for name, deps in graph().items() for dep in deps & commands)
+    offenders = sorted(f"{name} imports {dep}" for name, deps in graph().items() for dep in deps & COMMANDS
+                       if name not in ALIASES)  # fmt: skip
     assert not offenders, "move what these need out of the command:\n" + "\n".join(offenders)
 
 
 def test_the_config_schemas_import_nothing_else_of_openrs():
-    edges = graph()
-    offenders = sorted(f"{name} imports {dep}" for name in SCHEMAS for dep in edges[name] - SCHEMAS - {"openrs"})
-    assert not offenders, "the schemas are a leaf (checks go in openrs.config.load):\n" + "\n".join(offenders)
+    schemas = {n for n in modules() if n.startswith("openrs.config.") and n not in COMMANDS}
+    offenders = sorted(f"{name} imports {dep}" for name in schemas for dep in graph(type_checking=True)[name]
+                       if layer(dep) not in ("openrs", "base", "config"))  # fmt: skip
+    assert not offenders, "the schemas are a leaf (checks go in openrs.resolve):\n" + "\n".join(offenders)
+
+
+def test_every_package_has_a_layer():
+    unplaced = sorted({layer(n) for n in modules()} - set(LAYERS))
+    assert not unplaced, f"declare these packages' place in LAYERS: {unplaced}"
+
+
+def test_no_package_imports_one_above_its_layer():
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    offenders = sorted(f"{name} ({layer(name)}) imports {dep} ({layer(dep)})"
+                       for name, deps in graph(type_checking=True).items() for dep in deps
+                       if rank[layer(dep)] > rank[layer(name)])  # fmt: skip
+    assert not offenders, "move the code to the layer where it belongs (LAYERS):\n" + "\n".join(offenders)
 
 
 def test_grading_and_rewards_import_no_torch_transformers_or_trl():
@@ -160,13 +209,20 @@ def test_every_command_points_at_a_main_function():
 
 
 def test_every_knob_is_documented_in_its_schema_and_the_reference_is_current():
-    from openrs.config.reference import SCHEMAS, fields, reference
+    from openrs.config.keys import SCHEMAS, fields, reference
 
     undocumented = [key for _, model, prefix in SCHEMAS for key, _, doc in fields(model, prefix) if not doc]
     assert not undocumented, f"give these fields a docstring in their schema: {undocumented}"
     assert (REPO / "conf/README.md").read_text() == reference(), (
-        "conf/README.md is stale: python -m openrs.config.reference > conf/README.md"
+        "conf/README.md is stale: openrs-config > conf/README.md"
     )
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_an_alias_of_an_earlier_release_still_runs_its_command_and_names_the_new_one(alias):
+    proc = subprocess.run([sys.executable, "-m", alias, "--help"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "deprecated" in proc.stderr and "usage" in proc.stdout.lower()
 
 
 def test_every_command_names_itself_in_its_usage(monkeypatch, capsys):

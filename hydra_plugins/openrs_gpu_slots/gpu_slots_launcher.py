@@ -60,24 +60,24 @@ def _reference(function) -> tuple[str, str]:
     return (spec.name if module == "__main__" and spec is not None else module), function.__qualname__
 
 
-def _run(payload: bytes, report, launcher: int) -> None:
+def _run(payload: bytes, result_pipe, launcher: int) -> None:
     """One job in its own process: Hydra's run_job with CUDA_VISIBLE_DEVICES set to its slot. payload is the
     cloudpickled (hydra_context, task reference, config, overrides, idx, devices, Hydra's singleton state):
-    plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `report` (a pipe), then
+    plain pickle cannot carry the resolvers Hydra registers. Sends the job's folder on `result_pipe` (a pipe), then
     its JobReturn, or the error that stopped it before Hydra ran it (a config that does not compose). launcher:
     the launcher's pid, whose end ends the job."""
-    from openrs.train.processes import end_with_parent
+    from openrs.base.processes import end_with_parent
 
     end_with_parent(launcher, signal.SIGTERM)
     try:
-        _job(payload, report)
+        _job(payload, result_pipe)
     except SystemExit as exit:  # a preempted job (openrs.__main__): the launcher stops the sweep, to be requeued
-        report.send(SystemExit(exit.code))
+        result_pipe.send(SystemExit(exit.code))
     except Exception as err:  # noqa: BLE001 - sent as text: the launcher may not unpickle it
-        report.send(RuntimeError(f"{type(err).__name__}: {err}"))
+        result_pipe.send(RuntimeError(f"{type(err).__name__}: {err}"))
 
 
-def _job(payload: bytes, report) -> None:
+def _job(payload: bytes, result_pipe) -> None:
     hydra_context, task, config, overrides, idx, devices, singleton_state = cloudpickle.loads(payload)
     task_function = getattr(importlib.import_module(task[0]), task[1])
     setup_globals()
@@ -91,7 +91,7 @@ def _job(payload: bytes, report) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().set_config(sweep_config)
-    report.send(Path(sweep_config.hydra.sweep.dir, str(sweep_config.hydra.sweep.subdir)))
+    result_pipe.send(Path(sweep_config.hydra.sweep.dir, str(sweep_config.hydra.sweep.subdir)))
     done = run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
                    job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")  # fmt: skip
     # Only what sweepers read goes back: the job's configs refer to classes this process imported itself,
@@ -101,7 +101,7 @@ def _job(payload: bytes, report) -> None:
         pickle.loads(pickle.dumps(value))
     except Exception:  # noqa: BLE001
         value = RuntimeError(f"{type(value).__name__}: {value}")
-    report.send(JobReturn(overrides=done.overrides, status=done.status, _return_value=value,
+    result_pipe.send(JobReturn(overrides=done.overrides, status=done.status, _return_value=value,
                           working_dir=done.working_dir, task_name=done.task_name))  # fmt: skip
 
 

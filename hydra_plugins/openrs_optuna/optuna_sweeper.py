@@ -29,7 +29,7 @@ from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Overrid
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
-from openrs.selection.trial import TRIAL_ENV, TRIAL_TAG, encode_trial
+from openrs.base.trial import TRIAL_ENV, TRIAL_TAG, encode_trial
 
 if TYPE_CHECKING:  # Hydra imports every plugin on every run: optuna (0.6 s) only loads when a search runs
     import optuna
@@ -85,7 +85,7 @@ class OptunaSweeper(Sweeper):
     def __init__(self, study_name: str, storage: str, direction: str, n_trials: int, n_jobs: int,
                  sampler: DictConfig, pruner: DictConfig, stale_after_s: float,
                  params: dict[str, str] | None = None):  # fmt: skip
-        from openrs.tracking.run_log import store_uri
+        from openrs.tracking.store import store_uri
 
         self.study_name, self.storage, self.direction = study_name, store_uri(storage), direction
         self.n_trials, self.n_jobs, self.params = n_trials, n_jobs, dict(params or {})

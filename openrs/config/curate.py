@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from openrs.config.schema import Schema
 
 
-class CurateSource(Schema):
+class CurateSourceConfig(Schema):
     """One source of a curated training set (openrs.curate)."""
 
     name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
@@ -27,18 +27,18 @@ class CurateSource(Schema):
     """Column holding a worked solution (for `boxed`), or null."""
 
 
-class BoxedStep(Schema):
+class BoxedStepConfig(Schema):
     step: Literal["boxed"]
     """Keep rows whose solution has a \\boxed{} answer; the last one becomes `answer` (rows of sources without
     solution_column pass unchanged)."""
 
 
-class AnsweredStep(Schema):
+class AnsweredStepConfig(Schema):
     step: Literal["answered"]
     """Drop rows whose problem has no letter nor digit, or whose answer is missing or empty."""
 
 
-class DedupeStep(Schema):
+class DedupeStepConfig(Schema):
     step: Literal["dedupe"]
     """Keep the first row of each problem, exact or identical up to case, spacing, punctuation and LaTeX layout
     (openrs.curate.pipeline.normalized: operators and digits count)."""
@@ -46,19 +46,19 @@ class DedupeStep(Schema):
     """Duplicates whose answers differ: drop every row of the problem (its gold is in doubt), or keep the first."""
 
 
-class DecontaminateStep(Schema):
+class DecontaminateStepConfig(Schema):
     step: Literal["decontaminate"]
     """Drop rows matching a benchmark problem exactly (up to case, spacing, punctuation and LaTeX layout, as
     `dedupe` compares) or by word n-grams."""
     benchmarks: list[str] = Field(min_length=1)
-    """Benchmarks to protect (openrs.evaluation.harness.load_benchmark names or files)."""
+    """Benchmarks to protect (openrs.data.benchmark.load_benchmark names or files)."""
     ngram: int = Field(gt=0)
     """Words per n-gram."""
     threshold: float = Field(gt=0, le=1)
     """Share of a training problem's n-grams found in one benchmark problem that makes it a match."""
 
 
-class DifficultyStep(Schema):
+class DifficultyStepConfig(Schema):
     step: Literal["difficulty"]
     """Sample each problem `samples` times with the config's model, grade, and keep it when its pass rate
     falls in one of `bands`, labelling its `level` with the band's name."""
@@ -78,14 +78,14 @@ class DifficultyStep(Schema):
     """Level name -> [low, high] pass rate, both inclusive, e.g. {hard: [0.0, 0.75], easy: [1.0, 1.0]}."""
 
     @model_validator(mode="after")
-    def _bands(self) -> DifficultyStep:
+    def _bands(self) -> DifficultyStepConfig:
         for name, (low, high) in self.bands.items():
             if not 0 <= low <= high <= 1:
                 raise ValueError(f"bands.{name}=[{low}, {high}]: need 0 <= low <= high <= 1")
         return self
 
 
-class MixCount(Schema):
+class MixCountConfig(Schema):
     source: str
     """A source's name."""
     level: str | None
@@ -95,22 +95,24 @@ class MixCount(Schema):
     """Rows to draw; null takes every row of the source and level, in order."""
 
 
-class MixStep(Schema):
+class MixStepConfig(Schema):
     step: Literal["mix"]
     """Draw the final set: `count` rows of each (source, level), with the seed, in the listed order."""
-    counts: list[MixCount] = Field(min_length=1)
+    counts: list[MixCountConfig] = Field(min_length=1)
     """One draw per (source, level), in order."""
 
 
 CurateStep = Annotated[
-    BoxedStep | AnsweredStep | DedupeStep | DecontaminateStep | DifficultyStep | MixStep, Field(discriminator="step")
+    BoxedStepConfig | AnsweredStepConfig | DedupeStepConfig | DecontaminateStepConfig | DifficultyStepConfig
+    | MixStepConfig,
+    Field(discriminator="step"),
 ]
 
 
 class CurateConfig(Schema):
     """A curation pipeline (python -m openrs.curate): sources read, then named steps in order."""
 
-    sources: list[CurateSource] = Field(min_length=1)
+    sources: list[CurateSourceConfig] = Field(min_length=1)
     """Where the rows come from; each row keeps its source's name."""
     steps: list[CurateStep] = Field(min_length=1)
     """The steps in order, each one of those below by its `step` name; each writes its kept and removed rows."""
@@ -128,7 +130,7 @@ class CurateConfig(Schema):
             if late := [s for s in ("boxed", "answered") if s in order[first:]]:
                 raise ValueError(f"'difficulty' grades answers, so {late[0]!r} must come before it; move {late[0]!r} "
                                  "before 'difficulty'")  # fmt: skip
-        bands = [set(s.bands) for s in steps if isinstance(s, DifficultyStep)]
+        bands = [set(s.bands) for s in steps if isinstance(s, DifficultyStepConfig)]
         if bands and order[-1] == "mix":  # without a difficulty step, levels are those of curated sources
             for j, c in enumerate(steps[-1].counts):
                 if c.level is not None and c.level not in bands[-1]:
@@ -147,7 +149,7 @@ class CurateConfig(Schema):
         if no_answer and "boxed" not in [s.step for s in self.steps]:
             raise ValueError(f"sources {no_answer} have answer_column=null: add a `boxed` step or name the column")
         for step in self.steps:
-            if isinstance(step, MixStep):
+            if isinstance(step, MixStepConfig):
                 unknown = sorted({c.source for c in step.counts} - set(names))
                 if unknown:
                     raise ValueError(f"mix counts name sources {unknown}; the sources are {names}")

@@ -1,6 +1,6 @@
 """Typed schema of the hardware group: processes, memory per device, dtype, vLLM mode, DeepSpeed; how a global
 batch splits over the processes; and the schema of hardware=auto's choices (conf/hardware/auto.yaml), which
-openrs.config.auto_hardware applies."""
+openrs.resolve.auto_hardware applies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.config.schema import Schema
 
 
@@ -50,7 +50,7 @@ class HardwareConfig(Schema):
     vllm_group_port: int | None = Field(gt=0, lt=65536)
     """The port the ranks send weights to the vLLM server through; null: a free one, chosen at launch."""
     detected: str | None = None
-    """Written by hardware=auto (openrs.config.auto_hardware): what it found and the layout it chose; not a setting."""
+    """Written by hardware=auto (openrs.resolve.auto_hardware): what it found and the layout it chose; not a setting."""
 
     @property
     def launched(self) -> bool:
@@ -115,7 +115,7 @@ def plan_batch(global_batch: int, world_size: int, max_per_device: int) -> Batch
     )
 
 
-class AutoHardware(BaseModel):
+class AutoHardwareConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     layouts: dict[int, str] = Field(min_length=1)

@@ -1,7 +1,7 @@
 """Typed schema of a composed openrs job.
 
 Defaults live in conf/; these classes only say what each key means and which values are allowed.
-openrs.config.load turns Hydra's DictConfig into a frozen `JobConfig` or raises `ConfigError` with one
+openrs.resolve.load turns Hydra's DictConfig into a frozen `JobConfig` or raises `ConfigError` with one
 message naming the key, the bad value and what would be valid.
 """
 
@@ -90,7 +90,7 @@ class ModelConfig(Schema):
         return self
 
 
-class DataSource(Schema):
+class DataSourceConfig(Schema):
     path: str
     """Hub dataset id, a local .jsonl/.jsonl.gz/.json/.parquet file, an output folder of `python -m openrs.curate`,
     `deepscaler_preview` (the DeepScaleR-Preview copy shipped with openrs), or `arithmetic:easy` / `arithmetic:hard`
@@ -108,7 +108,7 @@ class DataSource(Schema):
         return self.path.removeprefix(GENERATED_PREFIX) if self.path.startswith(GENERATED_PREFIX) else None
 
     @model_validator(mode="after")
-    def _one_size(self) -> DataSource:
+    def _one_size(self) -> DataSourceConfig:
         if self.generated_level is not None and self.generated_level not in ("easy", "hard"):
             raise ValueError(f"path={self.path!r}: generated sources are arithmetic:easy and arithmetic:hard")
         if self.count is not None and self.fraction is not None:
@@ -117,7 +117,7 @@ class DataSource(Schema):
 
 
 class DataConfig(Schema):
-    sources: list[DataSource] = Field(min_length=1)
+    sources: list[DataSourceConfig] = Field(min_length=1)
     """The training mix: one entry per source, drawn with `seed` and concatenated."""
     problem_column: str
     """Column holding the problem text, in every source."""
@@ -329,7 +329,7 @@ class JobConfig(Schema):
     """Experiment name: MLflow experiment and output folder (one folder under outputs/: no / or \\, not . or ..)."""
     seed: int
     """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout), of step-wise evaluation's and
-    openrs.evaluate's sampling, and of curation's draws and judge; training-data draws use data.seed."""
+    openrs-evaluate's sampling, and of curation's draws and judge; training-data draws use data.seed."""
     dry_run: bool
     """Validate, print the plan and write the resolved config, but load nothing."""
     resume: bool | str

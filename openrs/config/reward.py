@@ -13,7 +13,7 @@ RewardName = Literal[
 ]
 
 
-class CosineParams(Schema):
+class CosineConfig(Schema):
     min_value_wrong: float
     """Reward of a wrong answer of length 0."""
     max_value_wrong: float
@@ -28,26 +28,26 @@ class CosineParams(Schema):
     """tokens (clamped to max_len) or chars (the original code's unclamped behaviour, for reproduction only)."""
 
 
-class RepetitionParams(Schema):
+class RepetitionConfig(Schema):
     ngram_size: int = Field(gt=0)
     """n of the repeated n-grams counted, in words."""
     max_penalty: float = Field(le=0)
     """Reward when every n-gram repeats; 0 turns the penalty off."""
 
 
-class SoftOverlongParams(Schema):
+class SoftOverlongConfig(Schema):
     buffer: int = Field(gt=0)
     """Tokens before max_len over which the penalty ramps from 0 to -1."""
     max_len: int = Field(gt=0)
     """Completion cap in tokens."""
 
 
-class LanguageParams(Schema):
+class LanguageConfig(Schema):
     expected: Literal["en", "zh"]
     """Language whose script share of the completion is rewarded."""
 
 
-class GradingParams(Schema):
+class GradingConfig(Schema):
     timeout_s: float = Field(gt=0)
     """Hard bound on grading one completion (parse + verify), seconds; one still grading then scores as wrong."""
     workers: int | None = Field(gt=0)
@@ -63,11 +63,11 @@ class RewardConfig(Schema):
     """Reward functions by registry name, summed with `weights`."""
     weights: list[float]
     """One weight per reward function."""
-    cosine: CosineParams
-    repetition_penalty: RepetitionParams
-    soft_overlong: SoftOverlongParams
-    language: LanguageParams
-    grading: GradingParams
+    cosine: CosineConfig
+    repetition_penalty: RepetitionConfig
+    soft_overlong: SoftOverlongConfig
+    language: LanguageConfig
+    grading: GradingConfig
 
     @model_validator(mode="after")
     def _weights_match(self) -> RewardConfig:

@@ -15,13 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ValidationError
 
 from openrs import CONF_DIR
-from openrs.config.curate import CurateConfig, DifficultyStep
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
+from openrs.config.curate import CurateConfig, DifficultyStepConfig
 from openrs.config.job import JobConfig
-from openrs.config.load import load_job
 from openrs.config.schema import describe_errors
 from openrs.curate.pipeline import curate
 from openrs.data.files import CURATED_FILE, local_file
+from openrs.resolve.load import load_job
 
 
 def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
@@ -37,7 +37,7 @@ def load_curate(cfg: DictConfig) -> tuple[CurateConfig, JobConfig]:
     except ValidationError as err:
         raise ConfigError(describe_errors(err)) from None
     # The model is the difficulty step's judge: without one, nothing trains or generates.
-    return curate_cfg, load_job(raw, trains=any(isinstance(s, DifficultyStep) for s in curate_cfg.steps))
+    return curate_cfg, load_job(raw, trains=any(isinstance(s, DifficultyStepConfig) for s in curate_cfg.steps))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="curate")

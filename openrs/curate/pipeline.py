@@ -8,9 +8,9 @@ result and `manifest.json` records the sources (sha256), each step's parameters,
 The same config and seed give byte-identical files; `difficulty` caches its grades, so a rerun is free.
 Train on the result with `data.sources=[{path: OUTPUT_DIR, ...}]`.
 
-Every step is a function (rows, step config) -> (kept rows, removed rows each with a `reason`, report: counts
-for the manifest); a row is a dict with id (`source:index`), source, problem, answer and what steps add
-(solution, pass_rate, level).
+Every step is a function (rows, step config, job) -> (kept rows, removed rows each with a `reason`, notes: counts
+for the manifest), found by its name in STEPS; a row is a dict with id (`source:index`), source, problem, answer
+and what steps add (solution, pass_rate, level).
 """
 
 from __future__ import annotations
@@ -21,18 +21,21 @@ import random
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from openrs.base.errors import ConfigError
 from openrs.config.curate import (
-    BoxedStep,
+    AnsweredStepConfig,
+    BoxedStepConfig,
     CurateConfig,
-    CurateSource,
-    DecontaminateStep,
-    DedupeStep,
-    DifficultyStep,
-    MixStep,
+    CurateSourceConfig,
+    DecontaminateStepConfig,
+    DedupeStepConfig,
+    DifficultyStepConfig,
+    MixStepConfig,
 )
-from openrs.config.errors import ConfigError
 from openrs.config.job import JobConfig
 from openrs.data.dataset import source_rows
 from openrs.data.files import CURATED_FILE, local_file
@@ -41,6 +44,10 @@ from openrs.data.files import CURATED_FILE, local_file
 # empty groups (x^{}_{}), the escape of \% and fill-in blanks (\_\_\_ or ___).
 _LATEX_LAYOUT = re.compile(r"\s+|\\?\$|(?<!\\)\\[()\[\],;:! ]|\\(?:left|right)(?![a-zA-Z])|[_^]?\{\}|\\(?=%)|\\_|_{2,}")
 
+
+# What a step returns: the rows it keeps, the rows it removes (each with its "reason"), and what it reports in the
+# manifest ("conflicts" and "judge" go to files and the manifest's top instead).
+Outcome = tuple[list[dict], list[dict], dict]
 
 def _plain_latex(text: str) -> str:
     """Text without LaTeX layout (_LATEX_LAYOUT), with \\dfrac and \\tfrac as \\frac and a group of one character
@@ -60,7 +67,7 @@ def _answer_key(answer: str) -> str:
     return _plain_latex(answer).rstrip(".")
 
 
-def read_source(source: CurateSource) -> list[dict]:
+def read_source(source: CurateSourceConfig) -> list[dict]:
     """Rows {id `name:i`, source, problem, answer, solution} of one source, in its order; the rows of a curated
     output keep their pass_rate and level, so that a mix can draw them by level."""
     raw = source_rows(source.path, source.split)
@@ -81,7 +88,7 @@ def read_source(source: CurateSource) -> list[dict]:
     ]  # fmt: skip
 
 
-def boxed(rows: list[dict], step: BoxedStep) -> tuple[list[dict], list[dict], dict]:
+def boxed(rows: list[dict], step: BoxedStepConfig, job: JobConfig) -> Outcome:
     from openrs.grading.answers import boxed_contents
 
     kept, removed = [], []
@@ -97,7 +104,7 @@ def boxed(rows: list[dict], step: BoxedStep) -> tuple[list[dict], list[dict], di
     return kept, removed, {}
 
 
-def answered(rows: list[dict], step) -> tuple[list[dict], list[dict], dict]:
+def answered(rows: list[dict], step: AnsweredStepConfig, job: JobConfig) -> Outcome:
     kept, removed = [], []
     for row in rows:
         if not re.search(r"[^\W_]", row["problem"]):  # no letter nor digit
@@ -109,7 +116,7 @@ def answered(rows: list[dict], step) -> tuple[list[dict], list[dict], dict]:
     return kept, removed, {}
 
 
-def dedupe(rows: list[dict], step: DedupeStep) -> tuple[list[dict], list[dict], dict]:
+def dedupe(rows: list[dict], step: DedupeStepConfig, job: JobConfig) -> Outcome:
     groups: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         groups[normalized(row["problem"])].append(row)
@@ -149,7 +156,7 @@ class BenchmarkIndex:
     """The problems of the benchmarks to protect, for exact (normalised) and word n-gram lookups."""
 
     def __init__(self, benchmarks: list[str], n: int):
-        from openrs.evaluation.harness import load_benchmark
+        from openrs.data.benchmark import load_benchmark
 
         self.n = n
         self.exact: dict[str, str] = {}
@@ -180,7 +187,7 @@ class BenchmarkIndex:
         )
 
 
-def decontaminate(rows: list[dict], step: DecontaminateStep) -> tuple[list[dict], list[dict], dict]:
+def decontaminate(rows: list[dict], step: DecontaminateStepConfig, job: JobConfig) -> Outcome:
     from tqdm.auto import tqdm
 
     index = BenchmarkIndex(step.benchmarks, step.ngram)
@@ -195,7 +202,7 @@ def decontaminate(rows: list[dict], step: DecontaminateStep) -> tuple[list[dict]
     return kept, removed, {"removed_by_benchmark": dict(sorted(by_benchmark.items()))}
 
 
-def _judge_key(job: JobConfig, step: DifficultyStep) -> str:
+def _judge_key(job: JobConfig, step: DifficultyStepConfig) -> str:
     """What a difficulty grade depends on besides the problem: the model, prompt, sampling and grading."""
     settings = {"model": job.model.model_dump(), "system": job.prompt.text, "seed": job.seed,
                 "grading": job.reward.grading.model_dump(), "max_prompt_length": job.length.max_prompt_length,
@@ -207,7 +214,7 @@ def _row_key(row: dict) -> str:
     return hashlib.sha256(json.dumps([row["problem"], row["answer"]]).encode()).hexdigest()
 
 
-def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) -> dict[str, dict]:
+def _grade(rows: list[dict], step: DifficultyStepConfig, job: JobConfig, cache: Path) -> dict[str, dict]:
     """Grade of each row by _row_key ({correct, samples}, or {too_long} when its prompt exceeds the judge's
     cap): from the cache, judging and caching the rows it lacks."""
     import tempfile
@@ -245,7 +252,7 @@ def _grade(rows: list[dict], step: DifficultyStep, job: JobConfig, cache: Path) 
     return grades | {g["key"]: g for g in new}
 
 
-def difficulty(rows: list[dict], step: DifficultyStep, job: JobConfig) -> tuple[list[dict], list[dict], dict]:
+def difficulty(rows: list[dict], step: DifficultyStepConfig, job: JobConfig) -> Outcome:
     from openrs import cache_dir
 
     unjudged = 0
@@ -266,11 +273,12 @@ def difficulty(rows: list[dict], step: DifficultyStep, job: JobConfig) -> tuple[
             removed.append({**judged, "reason": "pass rate outside every band"})
         else:
             kept.append({**judged, "level": level})
-    return kept, removed, {"not_sampled": unjudged, "levels": dict(sorted(Counter(r["level"] for r in kept).items()))}
+    levels = dict(sorted(Counter(r["level"] for r in kept).items()))
+    return kept, removed, {"not_sampled": unjudged, "levels": levels, "judge": job.model.name_or_path}
 
 
-def mix(rows: list[dict], step: MixStep, seed: int) -> tuple[list[dict], list[dict], dict]:
-    rng = random.Random(seed)
+def mix(rows: list[dict], step: MixStepConfig, job: JobConfig) -> Outcome:
+    rng = random.Random(job.seed)
     drawn, taken = [], set()
     for c in step.counts:
         pool = [r for r in rows if r["source"] == c.source and (c.level is None or r.get("level") == c.level)
@@ -284,6 +292,13 @@ def mix(rows: list[dict], step: MixStep, seed: int) -> tuple[list[dict], list[di
         taken.update(r["id"] for r in picked)
         drawn += picked
     return drawn, [], {"not_drawn": len(rows) - len(drawn)}
+
+
+# Every step by its name (the `step` key of conf/curate/), one signature: (rows, the step's config, the job).
+STEPS: dict[str, Callable[[list[dict], Any, JobConfig], Outcome]] = {
+    "boxed": boxed, "answered": answered, "dedupe": dedupe, "decontaminate": decontaminate, "difficulty": difficulty,
+    "mix": mix,
+}  # fmt: skip
 
 
 def _write(path: Path, rows: list[dict]) -> str:
@@ -314,20 +329,15 @@ def curate(cfg: CurateConfig, job: JobConfig, out: Path) -> dict:
     manifest = {"seed": job.seed, "sources": sources, "steps": []}
     for n, step in enumerate(cfg.steps, 1):
         name = f"{n:02d}_{step.step}"
-        run = {"boxed": boxed, "answered": answered, "dedupe": dedupe, "decontaminate": decontaminate}.get(step.step)
-        if run is not None:
-            kept, removed, report = run(rows, step)
-        elif isinstance(step, DifficultyStep):
-            kept, removed, report = difficulty(rows, step, job)
-            manifest["judge"] = job.model.name_or_path
-        else:
-            kept, removed, report = mix(rows, step, job.seed)
+        kept, removed, notes = STEPS[step.step](rows, step, job)
+        if judge := notes.pop("judge", None):
+            manifest["judge"] = judge
         entry = {"step": step.step, "params": step.model_dump(exclude={"step"}), "rows_in": len(rows),
                  "rows_out": len(kept), "removed": len(removed)}  # fmt: skip
-        if conflicts := report.pop("conflicts", None):
+        if conflicts := notes.pop("conflicts", None):
             entry["conflicts_file"] = f"{name}.conflicts.jsonl"
             entry["conflicts_sha256"] = _write(out / entry["conflicts_file"], conflicts)
-        entry |= report
+        entry |= notes
         entry["reasons"] = dict(sorted(Counter(r["reason"].split(" of ")[0] for r in removed).items()))
         entry["output"], entry["sha256"] = f"{name}.jsonl", _write(out / f"{name}.jsonl", kept)
         if removed:
@@ -335,7 +345,7 @@ def curate(cfg: CurateConfig, job: JobConfig, out: Path) -> dict:
             entry["removed_sha256"] = _write(out / entry["removed_file"], removed)
         manifest["steps"].append(entry)
         print(f"curate {name}: {len(rows)} in, {len(kept)} out, {len(removed)} removed "
-              f"{json.dumps(entry['reasons'])} {json.dumps(report)}", file=sys.stderr)  # fmt: skip
+              f"{json.dumps(entry['reasons'])} {json.dumps(notes)}", file=sys.stderr)  # fmt: skip
         rows = kept
     manifest["output"] = {"file": CURATED_FILE, "rows": len(rows), "sha256": _write(out / CURATED_FILE, rows)}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -1,2 +1,2 @@
-"""Training and evaluation data: the shipped files, generated arithmetic, reading and checking rows, and the
-training mix."""
+"""Training and evaluation data: the shipped files, generated arithmetic, reading and checking rows, the training
+mix, and the evaluation benchmarks."""

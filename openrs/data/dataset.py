@@ -10,8 +10,8 @@ import random
 import sys
 from collections import Counter
 
-from openrs.config.errors import ConfigError
-from openrs.config.job import DataConfig, DataSource, JobConfig
+from openrs.base.errors import ConfigError
+from openrs.config.job import DataConfig, DataSourceConfig, JobConfig
 from openrs.data.arithmetic import problems
 from openrs.data.files import check_row, local_file, read_rows
 
@@ -25,7 +25,7 @@ def source_rows(path: str, split: str) -> list[dict]:
     return [dict(r) for r in datasets.load_dataset(path, split=split)]
 
 
-def load_rows(source: DataSource, problem_column: str, answer_column: str) -> list[dict]:
+def load_rows(source: DataSourceConfig, problem_column: str, answer_column: str) -> list[dict]:
     """Rows of one source as {problem, answer, source}; other columns are kept."""
     if (level := source.generated_level) is not None:
         rows = problems(level, "train", count=10**6, seed=0)
@@ -44,7 +44,7 @@ def load_rows(source: DataSource, problem_column: str, answer_column: str) -> li
     return rows
 
 
-def _draw(rows: list[dict], source: DataSource, rng: random.Random) -> list[dict]:
+def _draw(rows: list[dict], source: DataSourceConfig, rng: random.Random) -> list[dict]:
     if source.count is not None:
         n = source.count
     elif source.fraction is not None:

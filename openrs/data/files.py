@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 
 if TYPE_CHECKING:
     from openrs.config.job import DataConfig

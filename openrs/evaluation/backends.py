@@ -196,10 +196,10 @@ def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
     done."""
     from openrs.model.loading import load_model, load_tokenizer, model_path
 
-    tokenizer = load_tokenizer(job)
+    tokenizer = load_tokenizer(job.model)
     hw = job.hardware
     if hw.vllm_mode is not None:
-        engine = dict(path=model_path(job), dtype=hw.dtype, seed=job.seed, enforce_eager=hw.vllm_enforce_eager,
+        engine = dict(path=model_path(job.model), dtype=hw.dtype, seed=job.seed, enforce_eager=hw.vllm_enforce_eager,
                       max_model_len=job.length.max_prompt_length + max_new_tokens,
                       gpu_memory_utilization=hw.vllm_gpu_memory_utilization)  # fmt: skip
         shards = hw.gpus_per_machine if hw.accelerator == "gpu" else hw.num_processes
@@ -212,7 +212,7 @@ def generator(job: JobConfig, max_new_tokens: int, batch_size: int):
     import torch
 
     torch.manual_seed(job.seed)
-    model = load_model(job)
+    model = load_model(job.model, job.hardware)
     if hw.accelerator == "gpu":
         model = model.to("cuda")
     return TransformersGenerator(model, tokenizer, batch_size), tokenizer, lambda: None

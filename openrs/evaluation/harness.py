@@ -3,7 +3,7 @@
 One interface for generation (`Generator`: transformers on a CPU, vLLM on GPUs), the prompts of training
 (openrs.data.dataset.chat_prompt) or of the paper (openrs.grading.paper_protocol, `eval.protocol: paper`), the
 grading engine of the rewards (openrs.grading), and the estimators of openrs.evaluation.estimators. Used by
-`python -m openrs.evaluate` and by the step-wise callback during training.
+`python -m openrs.evaluation` and by the step-wise callback during training.
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from openrs.config.errors import ConfigError
-from openrs.config.job import GENERATED_PREFIX, EvalConfig
-from openrs.config.reward import GradingParams
-from openrs.data.arithmetic import LEVELS, problems
+from openrs.config.job import EvalConfig
+from openrs.config.reward import GradingConfig
+from openrs.data.benchmark import load_benchmark
 from openrs.data.dataset import chat_prompt
 from openrs.evaluation.estimators import bootstrap_interval, majority_correct, pass_at_k
 from openrs.grading.answers import prediction_of, prepare_gold
 from openrs.grading.paper_protocol import paper_gold, paper_prompt
-
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
-SHIPPED_NAMES = ("aime24", "amc23", "math500", "minerva_math", "olympiadbench")
 
 
 @dataclass
@@ -43,46 +39,6 @@ class Generator(Protocol):
     ) -> list[list[Sample]]:
         """n samples for each prompt (greedy when temperature is 0)."""
         ...
-
-
-def load_benchmark(spec: str) -> list[dict]:
-    """Rows {id, problem, answer} of a benchmark: a shipped name (aime24, amc23, math500, minerva_math,
-    olympiadbench), `arithmetic:easy` / `arithmetic:hard` (the generated held-out split), a local
-    .jsonl/.parquet file, or a hub dataset id (its `test` split). Every row must have a non-empty
-    `problem` and `answer`; the first that does not is named in the error. A row's `solution` is kept where
-    it has one (the paper protocol grades MATH-500 and Minerva against it)."""
-    if spec.startswith(GENERATED_PREFIX):
-        level = spec.removeprefix(GENERATED_PREFIX)
-        if level not in LEVELS:
-            raise ConfigError(f"eval benchmark {spec!r}: generated benchmarks are arithmetic:easy and arithmetic:hard")
-        return [{"id": i, **r} for i, r in enumerate(problems(level, "test", 10**6, seed=0))]
-    path = SHIPPED / f"{spec}.jsonl" if spec in SHIPPED_NAMES else Path(spec)
-    if path.suffix == ".jsonl":
-        if not path.is_file():
-            raise ConfigError(f"eval benchmark {spec!r}: no such file; use one of {SHIPPED_NAMES} or a path")
-        rows = []
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"eval benchmark {path}:{n}: not a JSON object ({err.msg})") from None
-        where = [f"{path}:{n}" for n in range(1, len(rows) + 1)]
-    else:
-        import datasets
-
-        ds = (
-            datasets.load_dataset("parquet", data_files=str(path), split="train")
-            if path.suffix == ".parquet"
-            else datasets.load_dataset(spec, split="test")
-        )
-        rows, where = [dict(r) for r in ds], [f"{spec} row {n}" for n in range(len(ds))]
-    for row, place in zip(rows, where, strict=True):
-        if not isinstance(row, dict) or not str(row.get("problem") or "").strip():
-            raise ConfigError(f"eval benchmark {place}: no `problem` text; every row needs `problem` and `answer`")
-        if row.get("answer") is None or not str(row["answer"]).strip():
-            raise ConfigError(f"eval benchmark {place}: empty `answer`; fix or remove that row")
-    return [{"id": r.get("id", r.get("unique_id", i)), "problem": r["problem"], "answer": r["answer"],
-             **({"solution": r["solution"]} if r.get("solution") else {})} for i, r in enumerate(rows)]  # fmt: skip
 
 
 @dataclass
@@ -105,7 +61,7 @@ class ProblemResult:
 
 
 def evaluate(
-    generate: Generator, tokenizer, cfg: EvalConfig, system: str, grading: GradingParams
+    generate: Generator, tokenizer, cfg: EvalConfig, system: str, grading: GradingConfig
 ) -> list[ProblemResult]:
     """Generate cfg.samples_for(benchmark) samples for every problem of every benchmark and grade them, with
     the prompts and grading of cfg.protocol (`system` is the openrs protocol's system prompt)."""

@@ -8,7 +8,7 @@ or expression (AIME24, AMC23) rules and compared at 5 decimals. The extraction r
 library lighteval's own extraction code became), configured as lighteval@ed08481 was; their agreement with
 lighteval itself is measured by benchmarks/lighteval_agreement.py.
 
-Imported in the training process (prompts, gold selection); only `paper_verdict` needs math-verify, and it
+Imported in the training process (prompts, gold selection); only `paper_outcome` needs math-verify, and it
 runs in the grading workers (openrs.grading.worker), where math-verify is loaded already.
 """
 
@@ -60,7 +60,7 @@ def paper_prompt(tokenizer, problem: str) -> str:
 
 def paper_gold(benchmark: str, row: dict) -> PaperGold:
     """The gold answer the paper's task for `benchmark` grades against, from a row of
-    openrs.evaluation.harness.load_benchmark (which keeps `solution` where the benchmark has one)."""
+    openrs.data.benchmark.load_benchmark (which keeps `solution` where the benchmark has one)."""
     column, kind = PAPER_GOLDS.get(benchmark, ("answer", "any"))
     return PaperGold(str(row[column]), kind)
 
@@ -78,7 +78,7 @@ def _configs():
     return golds, prediction
 
 
-def paper_verdict(gold: PaperGold, completion: str) -> str:
+def paper_outcome(gold: PaperGold, completion: str) -> str:
     """Grade a whole completion the paper's way: correct, wrong, no_answer (nothing extractable) or
     unparseable_prediction (only unparsed text extracted, and it did not equal the gold text).
 

@@ -20,9 +20,9 @@ from math_verify.grader import sympy_expr_eq
 from sympy import Basic, Derivative, Symbol
 from sympy.core.relational import Relational
 
+from openrs.base.processes import end_with_parent
 from openrs.grading.answers import Gold, base_form, plain_text, prepare_gold, split_top_level
-from openrs.grading.paper_protocol import PaperGold, paper_verdict
-from openrs.train.processes import end_with_parent
+from openrs.grading.paper_protocol import PaperGold, paper_outcome
 
 # LaTeX only: with math-verify's default plain-expression fallback, an answer whose LaTeX does not parse is
 # read as the last number in it (`\\hbar \\omega(v+1/2)-\\frac{E_0^2 e^2}{2 m \\omega^2}` as 2, and so is
@@ -88,7 +88,7 @@ def _equal(g, p) -> bool:
     return verify(g, p, timeout_seconds=None)
 
 
-def verdict(gold: Gold, prediction: str | None) -> str:
+def outcome(gold: Gold, prediction: str | None) -> str:
     """Grade one prediction (the content of its box) against a prepared gold answer; gold goes first."""
     golds = [g for g in map(_parse, gold.candidates) if g]
     if not golds:
@@ -123,11 +123,11 @@ def serve(conn: Connection, memory_mb: int) -> None:
     while (chunk := conn.recv()) is not None:
         for key, gold, prediction in chunk:
             try:
-                outcome = paper_verdict(gold, prediction) if isinstance(gold, PaperGold) else verdict(gold, prediction)
+                result = paper_outcome(gold, prediction) if isinstance(gold, PaperGold) else outcome(gold, prediction)
             except BaseException:  # noqa: BLE001 - MemoryError, RecursionError, sympy internals: scored as wrong
-                outcome = "error"
-            conn.send((key, outcome))
+                result = "error"
+            conn.send((key, result))
 
 
-verdict(prepare_gold("\\frac{1}{2}"), "0.5")  # warm-up: the first parse builds the LaTeX parser
+outcome(prepare_gold("\\frac{1}{2}"), "0.5")  # warm-up: the first parse builds the LaTeX parser
 _parse.cache_clear()

@@ -1,1 +1,2 @@
-"""The policy model: where it comes from, loading it, the models built here (tiny, scaled) and its model card."""
+"""The policy model: finding it and its size before it loads (lookup), loading it, the models built here (tiny,
+scaled) and its model card."""

@@ -11,16 +11,15 @@ from pathlib import Path
 
 import yaml
 
-from openrs.config.job import JobConfig
+from openrs.config.job import JobConfig, ModelConfig
 from openrs.data.files import is_hub_id
-from openrs.model.source import is_local
+from openrs.model.lookup import is_local
 from openrs.run_folder import FINAL_DIR, JOB_FILE, MODEL_CARD
 
 
-def base_model(job: JobConfig) -> tuple[str | None, str]:
+def base_model(m: ModelConfig) -> tuple[str | None, str]:
     """(hub id or None, how a reader should know the base model): the hub id only when the weights came from the
     hub, since the card's `base_model` field is a hub link."""
-    m = job.model
     if m.tiny is not None:
         return None, "openrs's tiny model (built and warm-started on arithmetic where it ran: conf/model/tiny.yaml)"
     if m.scaled is not None:
@@ -34,7 +33,7 @@ def base_model(job: JobConfig) -> tuple[str | None, str]:
 def model_card(job: JobConfig, steps: int, weights_here: bool) -> str:
     """The card's markdown, with Hugging Face's YAML metadata block first, for a model trained `steps` optimizer
     steps; `weights_here` is false for the run folder, whose weights are in its checkpoints and final/."""
-    hub_id, base = base_model(job)
+    hub_id, base = base_model(job.model)
     datasets = [s.path for s in job.data.sources if s.generated_level is None and is_hub_id(s.path)]
     meta = {"library_name": "transformers", "tags": ["openrs", "grpo", "trl", "math"]}
     meta |= {"base_model": hub_id} if hub_id else {}

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from openrs import cache_dir
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.config.job import ModelConfig
-from openrs.model.source import architecture_dir
+from openrs.model.lookup import architecture_dir
 
 
 def scaled_model_path(model: ModelConfig) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from openrs.run_folder import JOB_FILE
 from openrs.selection.checkpoint import select
-from openrs.tracking.run_log import default_tracking_uri, store_uri
+from openrs.tracking.store import default_tracking_uri, store_uri
 
 
 def run_dir_of(run_id: str, tracking_uri: str) -> Path:

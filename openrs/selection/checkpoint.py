@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from openrs.config.job import JobConfig
+from openrs.config.job import JobConfig, ModelConfig
 from openrs.model.card import write_model_card
 from openrs.model.loading import model_path
 from openrs.run_folder import (
@@ -92,20 +92,21 @@ def precursors(history: list[dict], steps: list[int], cap: int) -> dict[int, dic
     return table
 
 
-def checkpoint_for(run_dir: Path, step: int, job: JobConfig) -> str:
-    """checkpoint-<step>, the base model for step 0, else the newest checkpoint saved before step."""
+def checkpoint_for(run_dir: Path, step: int, model: ModelConfig, save_steps: int) -> str:
+    """checkpoint-<step>, the base model for step 0, else the newest checkpoint saved before step (the run saved
+    every `save_steps`)."""
     if step == 0:
-        return model_path(job)
+        return model_path(model)
     exact = checkpoint_dir(run_dir, step)
     if is_complete(exact):
         return str(exact)
     earlier = next((p for p in checkpoints(run_dir) if checkpoint_step(p) < step), None)
-    print(f"openrs: no complete checkpoint at the best step {step} (trainer.save_steps={job.trainer.save_steps}); "
+    print(f"openrs: no complete checkpoint at the best step {step} (trainer.save_steps={save_steps}); "
           "keeping the newest one before it", file=sys.stderr)  # fmt: skip
-    return str(earlier) if earlier else model_path(job)
+    return str(earlier) if earlier else model_path(model)
 
 
-def plot(run_dir: Path, verdict: Degradation, history_table: dict[int, dict[str, float]], title: str) -> Path:
+def plot(run_dir: Path, analysis: Degradation, history_table: dict[int, dict[str, float]], title: str) -> Path:
     """degradation.png: per-benchmark pass@1 by step with 95% intervals (from each step's summary.csv), the
     score the analysis uses (mean over benchmarks), the start level, the best step and the onset; precursors below."""
     import matplotlib
@@ -115,26 +116,26 @@ def plot(run_dir: Path, verdict: Degradation, history_table: dict[int, dict[str,
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=[2, 1])
     curves: dict[str, list[tuple[int, float, float, float]]] = {}
-    for s in verdict.scores:
+    for s in analysis.scores:
         with open(eval_step_dir(run_dir, s.step) / "summary.csv") as f:
             for row in csv.DictReader(f):
                 if row["benchmark"] != "average":
                     point = (s.step, *(100 * float(row[k]) for k in ("pass@1", "low", "high")))
                     curves.setdefault(row["benchmark"], []).append(point)
-    steps = [s.step for s in verdict.scores]
+    steps = [s.step for s in analysis.scores]
     for name, points in curves.items():
         x, y, low, high = zip(*points, strict=True)
         (line,) = top.plot(x, y, marker="o", label=name)
         top.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
         top.axhline(y[0], color=line.get_color(), linestyle=":", linewidth=1)
-    pooled = [100 * s.score for s in verdict.scores]
+    pooled = [100 * s.score for s in analysis.scores]
     top.plot(steps, pooled, color="black", linewidth=2, label="score (mean of benchmarks)")
-    top.fill_between(steps, [100 * s.low for s in verdict.scores], [100 * s.high for s in verdict.scores],
+    top.fill_between(steps, [100 * s.low for s in analysis.scores], [100 * s.high for s in analysis.scores],
                      color="black", alpha=0.1)  # fmt: skip
-    top.plot([verdict.peak_step], [pooled[steps.index(verdict.peak_step)]], "*", color="gold", markersize=18,
-             markeredgecolor="black", label=f"best (step {verdict.peak_step})")  # fmt: skip
-    if verdict.onset_step is not None:
-        top.axvline(verdict.onset_step, color="red", linestyle="--", label=f"onset (step {verdict.onset_step})")
+    top.plot([analysis.peak_step], [pooled[steps.index(analysis.peak_step)]], "*", color="gold", markersize=18,
+             markeredgecolor="black", label=f"best (step {analysis.peak_step})")  # fmt: skip
+    if analysis.onset_step is not None:
+        top.axvline(analysis.onset_step, color="red", linestyle="--", label=f"onset (step {analysis.onset_step})")
     top.set_ylabel("pass@1 (%)")
     top.set_title(title)
     top.legend(fontsize=8)
@@ -215,15 +216,15 @@ def select(run_dir: Path) -> Selection | None:
     if not results:
         print(f"openrs: {eval_dir(run_dir)} holds no step-wise evaluations; nothing to select", file=sys.stderr)
         return None
-    verdict = analyse(results, **job.degradation_levels())
-    best = next(s for s in verdict.scores if s.step == verdict.peak_step)
-    table = precursors(training_history(run_dir), [s.step for s in verdict.scores], job.length.max_completion_length)
-    selection = Selection(best.step, best.score, best.low, best.high, verdict.earliest_tied_step, verdict.onset_step,
-                          verdict.confirmed_at, verdict.checkpoint_sd, checkpoint_for(run_dir, best.step, job),
-                          table)  # fmt: skip
+    analysis = analyse(results, **job.degradation_levels())
+    best = next(s for s in analysis.scores if s.step == analysis.peak_step)
+    table = precursors(training_history(run_dir), [s.step for s in analysis.scores], job.length.max_completion_length)
+    checkpoint = checkpoint_for(run_dir, best.step, job.model, job.trainer.save_steps)
+    selection = Selection(best.step, best.score, best.low, best.high, analysis.earliest_tied_step, analysis.onset_step,
+                          analysis.confirmed_at, analysis.checkpoint_sd, checkpoint, table)  # fmt: skip
     (run_dir / SELECTION_JSON).write_text(json.dumps(asdict(selection), indent=1))
     (run_dir / SELECTION_MD).write_text(markdown(selection))
-    figure = plot(run_dir, verdict, table, f"{job.name}: {run_dir.name}")
+    figure = plot(run_dir, analysis, table, f"{job.name}: {run_dir.name}")
     print(markdown(selection), file=sys.stderr)
     if (run_dir / RUN_FILE).is_file():
         _track(run_dir, job, selection, [run_dir / SELECTION_JSON, run_dir / SELECTION_MD, figure])

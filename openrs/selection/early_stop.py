@@ -17,10 +17,10 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from openrs.base.collective import any_rank
 from openrs.config.job import JobConfig
 from openrs.run_folder import eval_dir
 from openrs.selection.degradation import Degradation, analyse, load_run
-from openrs.train.collective import any_rank
 
 
 def analysis_at(job: JobConfig, step: int) -> Degradation:
@@ -48,19 +48,19 @@ class EarlyStop(TrainerCallback):
         every, step = self.job.eval.every_steps, state.global_step
         if every is None or step % every:
             return
-        verdict = None
+        analysis = None
         if self.is_main and self.job.selection.early_stop:
-            verdict = analysis_at(self.job, step)
-        if not any_rank(verdict is not None and verdict.confirmed_at is not None):
+            analysis = analysis_at(self.job, step)
+        if not any_rank(analysis is not None and analysis.confirmed_at is not None):
             state.log_history.append(self.cost(step))
             return
         control.should_save = control.should_training_stop = True
         entry = self.cost(step, saved_steps=self.job.trainer.max_steps - step)
-        if verdict is not None:
-            entry |= {"early_stop/best_step": verdict.peak_step, "early_stop/onset_step": verdict.onset_step}
+        if analysis is not None:
+            entry |= {"early_stop/best_step": analysis.peak_step, "early_stop/onset_step": analysis.onset_step}
             print(
-                f"openrs: degradation confirmed at step {step} (onset {verdict.onset_step}, best step "
-                f"{verdict.peak_step}); stopping early, {entry.get('cost/gpu_hours_saved', 0):.2f} GPU-hours saved",
+                f"openrs: degradation confirmed at step {step} (onset {analysis.onset_step}, best step "
+                f"{analysis.peak_step}); stopping early, {entry.get('cost/gpu_hours_saved', 0):.2f} GPU-hours saved",
                 file=sys.stderr,
             )
         state.log_history.append(entry)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
 
+from openrs.base.collective import any_rank
+from openrs.base.trial import trial_spec
 from openrs.config.job import JobConfig
 from openrs.run_folder import PRUNED_MARKER
 from openrs.selection.early_stop import analysis_at
-from openrs.selection.trial import trial_spec
-from openrs.train.collective import any_rank
 
 if TYPE_CHECKING:
     import optuna

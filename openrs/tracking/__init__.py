@@ -1,1 +1,2 @@
-"""MLflow tracking: a job's run and its journal, run metadata, redaction, a local server, sweep comparisons."""
+"""MLflow tracking: the store, opening a job's run, its journal, the model registry, run metadata, redaction, a
+local server, the run table and sweep summaries."""

@@ -1,6 +1,13 @@
-"""`openrs-tracking replay OUTPUT_DIR | paper [--tracking-uri URI] [--experiment NAME]` (or `python -m
+"""The tracking commands.
+
+`openrs-tracking replay OUTPUT_DIR | paper [--tracking-uri URI] [--experiment NAME]` (or `python -m
 openrs.tracking`): upload what a job's journal holds and its MLflow run lacks, after an outage of the tracking
-store (openrs.tracking.run_log); log the paper's per-checkpoint curves as runs (openrs.tracking.paper_runs)."""
+store (openrs.tracking.run_log); log the paper's per-checkpoint curves as runs (openrs.verdict.paper_runs).
+
+`openrs-report EXPERIMENT | RUN_ID [--tracking-uri URI]`: compare runs in a table with one row per run: its
+selection (best score with the 95% interval, best step, onset of degradation), its cost (GPU-hours, USD) and
+status. The argument is an experiment name (all its runs), a sweep's parent run id (its jobs) or one run id
+(openrs.tracking.run_table)."""
 
 from __future__ import annotations
 
@@ -8,14 +15,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.run_folder import RUN_FILE, claim
-from openrs.tracking.paper_runs import log_paper_runs
-from openrs.tracking.run_log import RunLog, default_tracking_uri, store_uri
+from openrs.tracking.run_log import RunLog
+from openrs.tracking.store import default_tracking_uri, store_uri
+from openrs.verdict.paper_runs import log_paper_runs
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="openrs-tracking", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="openrs-tracking", description=__doc__.split("\n\n")[1].split(":")[1])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("replay", help="upload a job's journal to its MLflow run").add_argument("output_dir", type=Path)
     reference = sub.add_parser("paper", help="log the paper's per-checkpoint curves as MLflow runs")
@@ -39,6 +47,24 @@ def main(argv: list[str] | None = None) -> None:
     except RuntimeError as err:
         sys.exit(f"openrs: {err}")
     print(f"openrs: replayed {count} journal records into the run; nothing it already held was logged twice")
+
+
+def report(argv: list[str] | None = None) -> None:
+    """The `openrs-report` command."""
+    from mlflow import MlflowClient
+
+    from openrs.tracking.run_table import markdown, rows, runs_of
+
+    parser = argparse.ArgumentParser(prog="openrs-report", description="Compare runs: one row per run")
+    parser.add_argument("target", help="experiment name, sweep parent run id, or run id")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow store (default: tracking=sqlite's)")
+    args = parser.parse_args(argv)
+    client = MlflowClient(store_uri(args.tracking_uri or default_tracking_uri()))
+    try:
+        runs = runs_of(client, args.target)
+    except ValueError as err:
+        sys.exit(f"openrs: {err}")
+    print(markdown(rows(runs)), end="")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.config.job import TrackingConfig
-from openrs.tracking.run_log import artifact_root, store_uri
+from openrs.tracking.store import artifact_root, store_uri
 
 
 def healthy(uri: str, timeout_s: float = 2.0) -> bool:

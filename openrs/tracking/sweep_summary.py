@@ -25,15 +25,15 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from openrs.run_folder import ERROR_FILE, PARENT_FILE, RUN_FILE
-from openrs.tracking.comparison import COLUMNS, markdown, rows, runs_of
 from openrs.tracking.metadata import EVAL_METRIC_PREFIX, distinctive, eval_metric
-from openrs.tracking.run_log import store_uri
+from openrs.tracking.run_table import COLUMNS, markdown, rows, runs_of
+from openrs.tracking.store import store_uri
 
 CURVE_KEY = eval_metric("average", "pass_at_1")
 
 
 def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:
-    """Rows of the sweep's jobs (report.rows plus `error`), then the MLflow runs behind them. A job folder
+    """Rows of the sweep's jobs (run_table.rows plus `error`), then the MLflow runs behind them. A job folder
     without a run is listed only once it failed (error.txt): jobs side by side may not have opened theirs yet."""
     runs = jobs(client, parent_id)
     table = [row | {"error": run.data.tags.get("openrs.error", "")} for row, run in zip(rows(runs), runs, strict=True)]

@@ -1,4 +1,5 @@
-"""One training rank of a launched job: `python -m openrs.train OUTPUT_DIR/job.yaml` (run by accelerate).
+"""One training rank of a launched job: `python -m openrs.train OUTPUT_DIR/job.yaml [CHECKPOINT]` (run by
+accelerate; CHECKPOINT: the one to resume from, resolved by the controller).
 
 Reads the resolved job written by the Hydra controller instead of composing configs again."""
 
@@ -9,14 +10,14 @@ from pathlib import Path
 
 import yaml
 
+from openrs.base.processes import end_with_parent
 from openrs.config.job import JobConfig
 from openrs.run_folder import PREEMPTED_MARKER
 from openrs.train import preemption
-from openrs.train.processes import end_with_parent
 from openrs.train.recipe import train
 
 
-def main(job_file: str) -> None:
+def main(job_file: str, checkpoint: Path | None) -> None:
     # torchrun leaves its ranks running when it is killed: end with it (SIGTERM: stop at once while loading, after
     # a checkpoint once training runs). The rank handles SIGTERM, which it inherited ignored from torchrun.
     preemption.handler.install("loading")
@@ -25,7 +26,7 @@ def main(job_file: str) -> None:
         job = JobConfig.model_validate(yaml.safe_load(f))
     final, lost_a_rank = None, False
     try:
-        final = train(job)
+        final = train(job, checkpoint)
     except preemption.Preempted as stop:
         print(f"openrs: {stop}: nothing to save", file=sys.stderr)
     except Exception as err:
@@ -46,4 +47,4 @@ def main(job_file: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -27,12 +27,12 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
+from openrs.base.processes import end_with_parent
 from openrs.config.hardware import HardwareConfig
 from openrs.config.job import JobConfig
 from openrs.run_folder import PREEMPTED_MARKER, RANKS_DIR
 from openrs.train.preemption import Preempted
-from openrs.train.processes import end_with_parent
 
 
 def _free_port() -> int:
@@ -133,15 +133,16 @@ def vllm_server_command(job: JobConfig) -> list[str]:
 
     hw = job.hardware
     cmd = build_command(ScriptArguments(
-        model=model_path(job), host="127.0.0.1", port=hw.vllm_server_port, max_model_len=job.length.max_model_length,
+        model=model_path(job.model), host="127.0.0.1", port=hw.vllm_server_port,
+        max_model_len=job.length.max_model_length,
         gpu_memory_utilization=hw.vllm_gpu_memory_utilization, enforce_eager=hw.vllm_enforce_eager,
     ))  # fmt: skip
     serve = cmd.index("vllm.entrypoints.cli.main")  # ... -m vllm.entrypoints.cli.main serve MODEL ...
     return [*cmd[:serve], "vllm.entrypoints.openai.api_server", "--model", *cmd[serve + 2 :]]
 
 
-def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
-    """`accelerate launch ... -m openrs.train job.yaml` for this machine of the job."""
+def accelerate_command(job: JobConfig, job_file: Path, checkpoint: Path | None) -> list[str]:
+    """`accelerate launch ... -m openrs.train job.yaml [CHECKPOINT]` for this machine of the job."""
     hw = job.hardware
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch",
@@ -161,7 +162,7 @@ def accelerate_command(job: JobConfig, job_file: Path) -> list[str]:
         # accelerate's torchrun launcher, one process per rank; on a CPU, ACCELERATE_USE_CPU (set by launch) makes
         # each rank join a gloo group. One rank (beside a vLLM server) runs as a plain process.
         cmd += ["--multi_gpu"]
-    return cmd + ["-m", "openrs.train", str(job_file)]
+    return cmd + ["-m", "openrs.train", str(job_file), *([str(checkpoint)] if checkpoint is not None else [])]
 
 
 def _children(pid: int) -> list[int]:
@@ -182,9 +183,10 @@ def _forward_preemption(ranks: subprocess.Popen) -> None:
             pass
 
 
-def launch(job: JobConfig, job_file: Path) -> int:
-    """Run the job's children on this machine and return the training exit code; on SIGTERM or Ctrl-C, let the
-    ranks checkpoint and return job.requeue_exit_code (after a second Ctrl-C they get 30 s, then SIGKILL)."""
+def launch(job: JobConfig, job_file: Path, checkpoint: Path | None) -> int:
+    """Run the job's children on this machine (ranks resume from `checkpoint` when not None) and return the
+    training exit code; on SIGTERM or Ctrl-C, let the ranks checkpoint and return job.requeue_exit_code (after a
+    second Ctrl-C they get 30 s, then SIGKILL)."""
     job = with_ports(job)
     # The ranks read the ports from it; written whole or not at all (a signal may stop the job here).
     OmegaConf.save(job.model_dump(), job_file.with_suffix(".tmp"))
@@ -228,7 +230,7 @@ def launch(job: JobConfig, job_file: Path) -> int:
             server = _start(vllm_server_command(job), server_env, "vllm")
             children.append(server)
             _wait_healthy(f"http://127.0.0.1:{hw.vllm_server_port}/health", server)
-        ranks.append(_start(accelerate_command(job, job_file), env, "train", ignore_sigterm=True))
+        ranks.append(_start(accelerate_command(job, job_file, checkpoint), env, "train", ignore_sigterm=True))
         children.append(ranks[0])
         code = ranks[0].wait()
         # Ranks told to stop while they load may fail in a collective their rank 0 left: preempted all the same.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from openrs.train.collective import any_rank
+from openrs.base.collective import any_rank
 
 
 class Preempted(BaseException):

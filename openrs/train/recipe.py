@@ -17,27 +17,27 @@ from typing import Any
 
 from trl import GRPOConfig, GRPOTrainer
 
+from openrs.base.trial import trial_spec
 from openrs.config.job import JobConfig
 from openrs.data.dataset import training_dataset
 from openrs.evaluation.stepwise import StepwiseEvaluation
 from openrs.model.card import write_model_card
 from openrs.model.loading import load_model, load_tokenizer
 from openrs.rewards import build_rewards
-from openrs.run_folder import FINAL_DIR, RUN_FILE, resume_checkpoint
+from openrs.run_folder import FINAL_DIR, RUN_FILE
 from openrs.selection.early_stop import EarlyStop
 from openrs.selection.pruning import Pruning
-from openrs.selection.trial import trial_spec
 from openrs.tracking.run_log import logging_callback
 from openrs.train import preemption
 from openrs.train.logprobs import score_at_temperature
 
 
-def train(job: JobConfig) -> Path | None:
-    """Train the job to trainer.max_steps and return the final model's directory; None when a signal stopped
-    it after a step (that step's checkpoint is saved). Raises Preempted when one came before the first step
-    (the process's handler: openrs.train.preemption)."""
+def train(job: JobConfig, checkpoint: Path | None) -> Path | None:
+    """Train the job to trainer.max_steps, from `checkpoint` when not None (run_folder.resume_checkpoint, resolved
+    by the job's controller), and return the final model's directory; None when a signal stopped it after a step
+    (that step's checkpoint is saved). Raises Preempted when one came before the first step (the process's
+    handler: openrs.train.preemption)."""
     preemption.handler.arm()
-    checkpoint = resume_checkpoint(job)
     trainer = build_trainer(job)
     state = trainer.accelerator.state
     if state.num_processes > 1:
@@ -69,11 +69,11 @@ def build_trainer(job: JobConfig):
     4. MLflow logging (main process of a tracked job): logs what 1-3 added at this step;
     5. preemption: after a signal, save this step and stop; last, so that a signal during 1-4 (or during the
        step's logging and checkpoint write, which follow) never lets another step train."""
-    tokenizer = load_tokenizer(job)
+    tokenizer = load_tokenizer(job.model)
     # Data before weights: a bad source or column fails in seconds, not after a model load.
     dataset, _ = training_dataset(job, tokenizer)
     trainer = GRPOTrainer(
-        model=load_model(job),
+        model=load_model(job.model, job.hardware),
         reward_funcs=build_rewards(job.reward),
         args=GRPOConfig(**grpo_kwargs(job)),
         train_dataset=dataset,

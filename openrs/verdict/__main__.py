@@ -9,21 +9,21 @@ from pathlib import Path
 
 from openrs.run_folder import VERDICT_DIR
 from openrs.selection.degradation import analyse
-from openrs.tracking.run_log import default_tracking_uri, store_uri
+from openrs.tracking.store import default_tracking_uri, store_uri
 from openrs.verdict.comparison import compare, one_sample_results, one_sample_score
-from openrs.verdict.reference import Paper, paper
-from openrs.verdict.report import Curves, markdown, write
-from openrs.verdict.sources import Evaluated, read
+from openrs.verdict.evidence import Evaluated, read
+from openrs.verdict.paper import Paper, paper
+from openrs.verdict.render import Curves, markdown, write
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="openrs-verdict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", help="a run folder, an openrs.evaluate output folder, or an MLflow run id")
+    parser.add_argument("target", help="a run folder, an openrs-evaluate output folder, or an MLflow run id")
     parser.add_argument("--against", help="the Table 1 row to compare with (default: the run's experiment's, or the "
                         "base model's for an evaluation of it)")  # fmt: skip
     parser.add_argument("--step", type=int, help="the run's step to compare (default: the step the paper kept)")
     parser.add_argument("--tracking-uri", help="store of an MLflow run id (default: tracking=sqlite's)")
-    parser.add_argument("--out", type=Path, help="folder for the report (default: TARGET/verdict, or "
+    parser.add_argument("--out", type=Path, help="folder for the verdict's files (default: TARGET/verdict, or "
                         "outputs/verdict/RUN_ID for an MLflow run)")  # fmt: skip
     args = parser.parse_args(argv)
     ref = paper()
@@ -50,7 +50,7 @@ def _judged(run: Evaluated, ref: Paper, against: str | None, step: int | None) -
                          "about it")  # fmt: skip
     if run.protocol != "paper":
         raise ValueError(f"{run.what} was graded with eval.protocol={run.protocol}, not the paper's lighteval "
-                         "protocol: evaluate with eval=paper (python -m openrs.evaluate eval=paper "
+                         "protocol: evaluate with eval=paper (python -m openrs.evaluation eval=paper "
                          "model.name_or_path=CHECKPOINT)")  # fmt: skip
     if against is not None:
         if against not in ref.rows:

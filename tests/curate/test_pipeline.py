@@ -6,20 +6,27 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import cache_with_the_tiny_model, run_openrs
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config.curate import BoxedStep, CurateSource, DecontaminateStep, DedupeStep, MixCount, MixStep
-from openrs.config.errors import ConfigError
-from openrs.config.job import DataSource
+from openrs.base.errors import ConfigError
+from openrs.config.curate import (
+    AnsweredStepConfig,
+    BoxedStepConfig,
+    CurateSourceConfig,
+    DecontaminateStepConfig,
+    DedupeStepConfig,
+    MixCountConfig,
+    MixStepConfig,
+)
+from openrs.config.job import DataSourceConfig
 from openrs.curate.__main__ import load_curate
 from openrs.curate.pipeline import answered, boxed, curate, decontaminate, dedupe, mix, normalized, read_source
 from openrs.data.dataset import load_rows
 from openrs.data.files import CURATED_FILE
 
-DEEPSCALER = CurateSource(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
+DEEPSCALER = CurateSourceConfig(name="deepscaler", path="deepscaler_preview", split="train", problem_column="problem",
                           answer_column="answer", solution_column=None)  # fmt: skip
 FIVE = ["aime24", "amc23", "math500", "minerva_math", "olympiadbench"]
 
@@ -34,13 +41,24 @@ def write_jsonl(path, rows: list[dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def deepscaler() -> list[dict]:
-    return answered(read_source(DEEPSCALER), None)[0]
+def job(job):
+    """The job a step runs in (only the difficulty step's judge and the mix's seed read it): the smoke job, in place
+    of conftest's job factory."""
+    return job("+experiment=smoke")
 
 
-def test_decontamination_removes_the_benchmark_problems_of_the_shipped_deepscaler(deepscaler):
-    kept, removed, report = decontaminate(deepscaler, DecontaminateStep(step="decontaminate", benchmarks=FIVE,
-                                                                        ngram=8, threshold=0.5))  # fmt: skip
+def seeded(job, seed: int):
+    return job.model_copy(update={"seed": seed})
+
+
+@pytest.fixture(scope="module")
+def deepscaler(job) -> list[dict]:
+    return answered(read_source(DEEPSCALER), AnsweredStepConfig(step="answered"), job)[0]
+
+
+def test_decontamination_removes_the_benchmark_problems_of_the_shipped_deepscaler(deepscaler, job):
+    kept, removed, report = decontaminate(deepscaler, DecontaminateStepConfig(step="decontaminate", benchmarks=FIVE,
+                                                                        ngram=8, threshold=0.5), job)  # fmt: skip
     exact = {r["id"]: r["benchmark_problem"] for r in removed if r["kind"] == "exact"}
     assert exact == {  # identical up to case, spacing, punctuation and LaTeX layout (\( \), $, x^{2} for x^2)
         "deepscaler:3977": "math500:test/intermediate_algebra/2015.json",
@@ -61,16 +79,16 @@ def test_decontamination_removes_the_benchmark_problems_of_the_shipped_deepscale
     assert sum(report["removed_by_benchmark"].values()) == len(removed)
 
 
-def test_dedupe_of_the_shipped_deepscaler_reports_its_conflicting_duplicates(deepscaler):
+def test_dedupe_of_the_shipped_deepscaler_reports_its_conflicting_duplicates(deepscaler, job):
     assert len(deepscaler) == 40315 - 6  # the 6 empty answers went first
-    kept, removed, report = dedupe(deepscaler, DedupeStep(step="dedupe", conflicting="drop"))
+    kept, removed, report = dedupe(deepscaler, DedupeStepConfig(step="dedupe", conflicting="drop"), job)
     assert report["exact_duplicate_rows"] == 928 and report["normalised_duplicate_rows"] == 588
     assert report["conflicting_problems"] == 191 and len(kept) == 38602
     assert all(len(set(c["answers"])) > 1 for c in report["conflicts"])
     assert len({r["problem"] for r in kept}) == len(kept) == len(deepscaler) - len(removed)
 
 
-def test_normalised_text_keeps_operators_and_drops_layout():
+def test_normalised_text_keeps_operators_and_drops_layout(job):
     different = [("x+1=2", "x-1=2"), ("x<1", "x>1"), ("a/b", "ab"), ("2^{n+1}", "2^{n}+1"), ("x=1.5", "x=15"),
                  ("5!", "5"), ("f'(x)", "f(x)")]  # fmt: skip
     assert all(normalized(a) != normalized(b) for a, b in different)
@@ -79,53 +97,53 @@ def test_normalised_text_keeps_operators_and_drops_layout():
             (r"$k^{}_{}$ is \_\_\_.", "k is")]  # fmt: skip
     assert all(normalized(a) == normalized(b) for a, b in same)
     kept, _, report = dedupe([row(0, "Solve x+1=2.", "1"), row(1, "Solve x-1=2.", "3")],
-                             DedupeStep(step="dedupe", conflicting="drop"))  # fmt: skip
+                             DedupeStepConfig(step="dedupe", conflicting="drop"), job)  # fmt: skip
     assert len(kept) == 2 and report["conflicting_problems"] == 0
 
 
-def test_dedupe_keeps_the_first_of_each_problem_and_drops_those_in_doubt():
+def test_dedupe_keeps_the_first_of_each_problem_and_drops_those_in_doubt(job):
     rows = [row(0, "What is 1+1?", "2"), row(1, "what is 1 + 1", "2"), row(2, "What is 1+1?", "2"),
             row(3, "Find x.", "3"), row(4, "find  x", "4"), row(5, "Other.", "\\dfrac{1}{2}"),
             row(6, "other", "\\frac{1}{2} ")]  # fmt: skip
-    kept, removed, report = dedupe(rows, DedupeStep(step="dedupe", conflicting="drop"))
+    kept, removed, report = dedupe(rows, DedupeStepConfig(step="dedupe", conflicting="drop"), job)
     assert [r["id"] for r in kept] == ["s:0", "s:5"]  # \dfrac{1}{2} and \frac{1}{2} agree
     reasons = {r["id"]: r["reason"] for r in removed}
     assert reasons["s:1"] == "normalised-text duplicate of s:0" and reasons["s:2"] == "exact duplicate of s:0"
     assert reasons["s:3"] == reasons["s:4"] == "duplicate problem with conflicting answers"
     assert report["conflicting_problems"] == 1 and report["exact_duplicate_rows"] == 1
-    kept, _, _ = dedupe(rows, DedupeStep(step="dedupe", conflicting="keep_first"))
+    kept, _, _ = dedupe(rows, DedupeStepConfig(step="dedupe", conflicting="keep_first"), job)
     assert [r["id"] for r in kept] == ["s:0", "s:3", "s:5"]
 
 
-def test_boxed_takes_the_last_boxed_answer_and_drops_rows_without_one():
+def test_boxed_takes_the_last_boxed_answer_and_drops_rows_without_one(job):
     rows = [row(0, "p", None, solution="so \\boxed{1} then \\boxed{\\frac{1}{2}}"),
             row(1, "q", None, solution="no box"), row(2, "r", "7")]  # fmt: skip
-    kept, removed, _ = boxed(rows, BoxedStep(step="boxed"))
+    kept, removed, _ = boxed(rows, BoxedStepConfig(step="boxed"), job)
     assert [(r["id"], r["answer"]) for r in kept] == [("s:0", "\\frac{1}{2}"), ("s:2", "7")]
     assert removed[0]["id"] == "s:1" and "no \\boxed{}" in removed[0]["reason"]
 
 
-def test_answered_drops_empty_problems_and_answers():
+def test_answered_drops_empty_problems_and_answers(job):
     rows = [row(0, "p", "1"), row(1, " ?! ", "1"), row(2, "q", None), row(3, "r", "  ")]
-    kept, removed, _ = answered(rows, None)
+    kept, removed, _ = answered(rows, AnsweredStepConfig(step="answered"), job)
     assert [r["id"] for r in kept] == ["s:0"]
     assert [r["reason"] for r in removed] == ["empty problem", "empty answer", "empty answer"]
 
 
-def test_mix_draws_its_counts_with_the_seed_and_names_a_short_source():
+def test_mix_draws_its_counts_with_the_seed_and_names_a_short_source(job):
     rows = [row(i, f"p{i}", source="a", level="easy" if i % 2 else "hard") for i in range(20)]
     rows += [row(i, f"q{i}", source="b") for i in range(5)]
-    step = MixStep(step="mix", counts=[MixCount(source="a", level="easy", count=4), MixCount(source="b", level=None,
-                                                                                           count=5)])  # fmt: skip
-    drawn, _, report = mix(rows, step, seed=1)
-    assert drawn == mix(rows, step, seed=1)[0] and drawn != mix(rows, step, seed=2)[0]
+    counts = [MixCountConfig(source="a", level="easy", count=4), MixCountConfig(source="b", level=None, count=5)]
+    step = MixStepConfig(step="mix", counts=counts)
+    drawn, _, report = mix(rows, step, seeded(job, 1))
+    assert drawn == mix(rows, step, seeded(job, 1))[0] and drawn != mix(rows, step, seeded(job, 2))[0]
     assert [r["source"] for r in drawn] == ["a"] * 4 + ["b"] * 5 and all(r["level"] == "easy" for r in drawn[:4])
     assert report == {"not_drawn": 16}
-    short = MixStep(step="mix", counts=[MixCount(source="b", level=None, count=6)])
+    short = MixStepConfig(step="mix", counts=[MixCountConfig(source="b", level=None, count=6)])
     with pytest.raises(ConfigError, match="source b level None has 5 rows left, fewer than count=6"):
-        mix(rows, short, seed=1)
-    every = MixStep(step="mix", counts=[MixCount(source="a", level="hard", count=None)])
-    assert [r["id"] for r in mix(rows, every, seed=1)[0]] == [f"a:{i}" for i in range(0, 20, 2)]  # in order
+        mix(rows, short, seeded(job, 1))
+    every = MixStepConfig(step="mix", counts=[MixCountConfig(source="a", level="hard", count=None)])
+    assert [r["id"] for r in mix(rows, every, seeded(job, 1))[0]] == [f"a:{i}" for i in range(0, 20, 2)]  # in order
 
 
 def test_open_rs_draws_its_easy_problems_from_what_open_deepscaler_judged(tmp_path, monkeypatch):
@@ -156,14 +174,15 @@ def test_every_curate_preset_validates(preset):
     assert curate_cfg.steps[0].step in ("boxed", "answered") and job.name == f"curate_{preset}"
 
 
-def test_a_missing_local_source_is_named_before_anything_loads(tmp_path):
+def test_a_missing_local_source_is_named_before_anything_loads(tmp_path, run_openrs):
     proc = run_openrs("-m", "openrs.curate", "curate=open_rs", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert proc.returncode == 2
     assert "openrs.curate: outputs/curate/open_s1: no such file, nor a curated folder" in proc.stderr
 
 
 def test_data_and_curate_sources_resolve_a_path_alike(tmp_path):
-    shipped = load_rows(DataSource(path="deepscaler_preview", split="train", count=None, fraction=None), "problem",
+    shipped = load_rows(DataSourceConfig(path="deepscaler_preview", split="train", count=None, fraction=None),
+                        "problem",
                         "answer")  # fmt: skip
     assert [r["problem"] for r in shipped] == [r["problem"] for r in read_source(DEEPSCALER)]
     missing = DEEPSCALER.model_copy(update={"path": str(tmp_path / "nope")})
@@ -218,7 +237,9 @@ def test_curate_steps_out_of_order_name_the_fix(edit, message):
 
 
 @pytest.mark.slow
-def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(tmp_path):
+def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(
+    tmp_path, run_openrs, cache_with_the_tiny_model
+):
     def curate_into(out: Path, cache: Path) -> str:
         if not cache.exists():  # a grade cache of its own, with the judge's weights linked in
             cache_with_the_tiny_model(cache)
@@ -246,8 +267,9 @@ def test_curate_twice_gives_byte_identical_files_whose_counts_add_up_and_train(t
         assert step["rows_in"] - dropped == step["rows_out"] == len((outs[0] / step["output"]).read_text().splitlines())
         rows = step["rows_out"]
     assert manifest["output"]["rows"] == rows == 8
-    from openrs.config.job import DataSource
+    from openrs.config.job import DataSourceConfig
     from openrs.data.dataset import load_rows
 
-    curated = load_rows(DataSource(path=str(outs[0]), split="train", count=None, fraction=None), "problem", "answer")
+    curated = load_rows(DataSourceConfig(path=str(outs[0]), split="train", count=None, fraction=None), "problem",
+                        "answer")
     assert len(curated) == 8 and all(r["level"] == "hard" for r in curated)  # the data group reads the folder

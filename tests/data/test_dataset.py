@@ -6,12 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import compose_cfg
 
-from openrs.config.curate import CurateSource
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
+from openrs.config.curate import CurateSourceConfig
 from openrs.config.job import DataConfig
-from openrs.config.load import load_job
 from openrs.curate.pipeline import read_source
 from openrs.data.arithmetic import problems
 from openrs.data.dataset import build_mix, render_prompts
@@ -77,21 +75,21 @@ def write_file(path: Path, rows: list[dict]) -> str:
 
 
 @pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz", "d.json", "d.parquet"])
-def test_every_local_file_kind_is_checked_and_read_alike_by_data_and_curate(tmp_path, name):
+def test_every_local_file_kind_is_checked_and_read_alike_by_data_and_curate(tmp_path, name, job):
     path = write_file(tmp_path / name, [{"problem": "1+1", "answer": "2"}, {"problem": "2+2", "answer": "4"}])
-    load_job(compose_cfg(f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"))
+    job(f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]")
     assert [r["problem"] for r in build_mix(mix({"path": path}))[0]] == ["1+1", "2+2"]
-    source = CurateSource(name="s", path=path, split="train", problem_column="problem", answer_column="answer",
+    source = CurateSourceConfig(name="s", path=path, split="train", problem_column="problem", answer_column="answer",
                           solution_column=None)  # fmt: skip
     assert [r["problem"] for r in read_source(source)] == ["1+1", "2+2"]
 
 
-def test_an_unknown_local_file_kind_names_the_known_ones(tmp_path):
+def test_an_unknown_local_file_kind_names_the_known_ones(tmp_path, job):
     path = tmp_path / "d.csv"
     path.write_text("problem,answer\n1+1,2\n")
     msg = "d.csv: unknown data file kind; use one of .jsonl, .jsonl.gz, .json, .parquet"
     with pytest.raises(ConfigError, match=msg):
-        load_job(compose_cfg(f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]"))
+        job(f"data.sources=[{{path: {path}, split: train, count: null, fraction: null}}]")
     with pytest.raises(ConfigError, match=msg):
         build_mix(mix({"path": str(path)}))
     lines = tmp_path / "lines.json"
@@ -147,7 +145,7 @@ GOOD = [{"problem": f"{i}+1", "answer": str(i + 1)} for i in range(40)]
 
 
 @pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz", "d.json", "d.parquet"])
-def test_every_row_of_a_local_source_is_checked_before_the_job_starts(tmp_path, name):
+def test_every_row_of_a_local_source_is_checked_before_the_job_starts(tmp_path, name, job):
     where = f"{name}:" if ".jsonl" in name else f"{name} row "  # JSON lines: file:line; else file row N
     cases = [
         (dict(GOOD[25], answer=None) | {"other": 1}, None),  # a null answer is dropped and counted later
@@ -163,16 +161,16 @@ def test_every_row_of_a_local_source_is_checked_before_the_job_starts(tmp_path, 
     for bad, message in cases:
         path = write_file(tmp_path / name, GOOD[:25] + [bad] + GOOD[26:])
         if message is None:
-            load_job(compose_cfg(source(path)))
+            job(source(path))
         else:
             with pytest.raises(ConfigError, match=f"data.sources\\[0\\].path: .*{re.escape(message)}"):
-                load_job(compose_cfg(source(path)))
+                job(source(path))
     empty = write_file(tmp_path / name, [])
     with pytest.raises(ConfigError, match=f"{re.escape(empty)} is empty \\(no rows\\)"):
-        load_job(compose_cfg(source(empty)))
+        job(source(empty))
 
 
-def test_a_malformed_line_is_named_by_file_and_line(tmp_path):
+def test_a_malformed_line_is_named_by_file_and_line(tmp_path, job):
     lines = [json.dumps(r) for r in GOOD]
     lines[20] = '{"problem": "21+1", "answer": '
     text = "\n".join(lines) + "\n"
@@ -180,17 +178,17 @@ def test_a_malformed_line_is_named_by_file_and_line(tmp_path):
     (tmp_path / "d.jsonl.gz").write_bytes(gzip.compress(text.encode()))
     for name in ("d.jsonl", "d.jsonl.gz"):
         with pytest.raises(ConfigError, match=f"{name}:21: not valid JSON \\(Expecting value, column 32\\)"):
-            load_job(compose_cfg(source(tmp_path / name)))
+            job(source(tmp_path / name))
     # A byte that is not UTF-8, far past any read buffer's first block: named by its line and column.
     raw = ("\n".join(json.dumps(r) for r in GOOD * 400) + "\n").encode()
     at = raw.index(b"\n", 40_000) + 1
     line = raw[:at].count(b"\n") + 1
     (tmp_path / "latin1.jsonl").write_bytes(raw[:at] + b'{"problem": "caf\xe9", "answer": "1"}\n' + raw[at:])
     with pytest.raises(ConfigError, match=f"latin1.jsonl:{line}: not UTF-8 \\(byte 0xe9 at column 17\\)"):
-        load_job(compose_cfg(source(tmp_path / "latin1.jsonl")))
+        job(source(tmp_path / "latin1.jsonl"))
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b"x" * 1000)[:20])
     with pytest.raises(ConfigError, match="cut.jsonl.gz: cannot be read as a jsonl.gz file"):
-        load_job(compose_cfg(source(tmp_path / "cut.jsonl.gz")))
+        job(source(tmp_path / "cut.jsonl.gz"))
 
 
 def test_a_hub_row_without_problem_text_is_refused_when_it_loads(tmp_path, monkeypatch):
@@ -202,17 +200,17 @@ def test_a_hub_row_without_problem_text_is_refused_when_it_loads(tmp_path, monke
         build_mix(mix({"path": "owner/set"}))
 
 
-def test_a_file_name_with_an_unknown_suffix_is_never_taken_for_a_hub_id(tmp_path, monkeypatch):
+def test_a_file_name_with_an_unknown_suffix_is_never_taken_for_a_hub_id(tmp_path, monkeypatch, job):
     from openrs.data.files import is_hub_id
 
     monkeypatch.chdir(tmp_path)
     assert is_hub_id("owner/name") and is_hub_id("AI-MO/NuminaMath-1.5")
     assert not is_hub_id("data.jsonl.bz2") and not is_hub_id("owner/data.csv")
     with pytest.raises(ConfigError, match="data.jsonl.bz2: no such file"):
-        load_job(compose_cfg(source("data.jsonl.bz2")))
+        job(source("data.jsonl.bz2"))
     (tmp_path / "data.jsonl.bz2").write_bytes(b"BZh9")
     with pytest.raises(ConfigError, match="data.jsonl.bz2: unknown data file kind"):
-        load_job(compose_cfg(source("data.jsonl.bz2")))
+        job(source("data.jsonl.bz2"))
 
 
 

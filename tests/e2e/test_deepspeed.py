@@ -5,28 +5,26 @@ import importlib.util
 import json
 
 import pytest
-from conftest import compose_cfg, run_openrs
 from mlflow import MlflowClient
 
-from openrs.config.load import load_job
 from openrs.train.launch import accelerate_command
 from openrs.train.recipe import grpo_kwargs
 
 NO_DEEPSPEED = importlib.util.find_spec("deepspeed") is None
 
 
-def test_a_cpu_job_with_deepspeed_launches_it(tmp_path):
-    job = load_job(compose_cfg("+experiment=smoke", "hardware=cpu", "hardware.num_processes=2",
-                               "hardware.deepspeed=zero2", output_dir=str(tmp_path)))  # fmt: skip
-    cmd = accelerate_command(job, tmp_path / "job.yaml")
+def test_a_cpu_job_with_deepspeed_launches_it(tmp_path, job):
+    zero2 = job("+experiment=smoke", "hardware=cpu", "hardware.num_processes=2", "hardware.deepspeed=zero2",
+                output_dir=str(tmp_path))  # fmt: skip
+    cmd = accelerate_command(zero2, tmp_path / "job.yaml", None)
     assert "--multi_gpu" not in cmd and cmd[cmd.index("--use_deepspeed") + 2].endswith("conf/deepspeed/zero2.json")
     # Else accelerate finds no backend without GPUs and counts one process (DeepSpeed's batch check fails).
-    assert grpo_kwargs(job)["ddp_backend"] == "gloo"
+    assert grpo_kwargs(zero2)["ddp_backend"] == "gloo"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(NO_DEEPSPEED, reason="deepspeed is not installed (pip install deepspeed, or the gpu extra)")
-def test_zero2_on_two_cpu_ranks_checkpoints_and_resumes(tmp_path, monkeypatch):
+def test_zero2_on_two_cpu_ranks_checkpoints_and_resumes(tmp_path, monkeypatch, run_openrs):
     # The first run on a machine also compiles DeepSpeed's shared-memory op (about 75 s, cached).
     # One step, then one more after the resume, of 16 completions (8 a rank), not 64: enough to see each rank's
     # optimizer shard saved and its Adam state continued (a fresh one would count 1 step, not 2).

@@ -7,7 +7,6 @@ import re
 
 import pytest
 import torch
-from conftest import compose_cfg, run_openrs
 
 pytestmark = [
     pytest.mark.gpu,
@@ -28,7 +27,7 @@ def assert_trained(proc, out):
 
 
 
-def test_vllm_colocate(tmp_path):
+def test_vllm_colocate(tmp_path, run_openrs):
     """Training with TRL's colocated engine, greedy step-wise evaluation at steps 0 and 3 on that same engine (one
     engine built), and the weights of step 3 in it: its answers are those of checkpoint-3 evaluated by transformers."""
     greedy = ["hardware.dtype=float32", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]"]
@@ -48,7 +47,7 @@ def test_vllm_colocate(tmp_path):
     in_vllm = answers(tmp_path / "eval" / "step-3" / "per_problem.jsonl")
     assert in_vllm != answers(tmp_path / "eval" / "step-0" / "per_problem.jsonl")  # the policy did change
     out = tmp_path / "checkpoint-3-transformers"
-    check = run_openrs("-m", "openrs.evaluate", "+experiment=smoke", "hardware=h100x1", "hardware.vllm_mode=null",
+    check = run_openrs("-m", "openrs.evaluation", "+experiment=smoke", "hardware=h100x1", "hardware.vllm_mode=null",
                        *greedy, "model.tiny=null", f"model.name_or_path={tmp_path / 'checkpoint-3'}",
                        f"hydra.run.dir={out}")  # fmt: skip
     assert check.returncode == 0, check.stderr[-3000:]
@@ -58,7 +57,7 @@ def test_vllm_colocate(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="server mode needs a training GPU and a vLLM GPU")
-def test_vllm_server(tmp_path):
+def test_vllm_server(tmp_path, run_openrs):
     proc = run_openrs(
         *SMOKE, "hardware=a40x4", "hardware.gpus_per_machine=2", "hardware.num_processes=1",
         "hardware.deepspeed=null", "hardware.max_per_device_batch=64", "hardware.vllm_gpu_memory_utilization=0.3",
@@ -68,30 +67,28 @@ def test_vllm_server(tmp_path):
     assert "[vllm]" in proc.stdout and "[train]" in proc.stdout and "Application startup complete" in proc.stdout
 
 
-def test_vllm_and_transformers_give_the_same_greedy_answers():
+def test_vllm_and_transformers_give_the_same_greedy_answers(job):
     """The two evaluation backends on the tiny model, greedy, held-out arithmetic: same answers."""
-    from openrs.config.load import load_job
     from openrs.evaluation.backends import TransformersGenerator, VLLMGenerator
     from openrs.evaluation.harness import evaluate
     from openrs.model.loading import load_model, load_tokenizer, model_path
 
-    job = load_job(compose_cfg("+experiment=smoke", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]"))
-    tokenizer = load_tokenizer(job)
-    hf = TransformersGenerator(load_model(job).to("cuda"), tokenizer, batch_size=256)
-    vllm = VLLMGenerator.for_model(model_path(job), "float32", 256, 0.3, seed=0, enforce_eager=False)
-    a, b = (evaluate(g, tokenizer, job.eval, "", job.reward.grading) for g in (hf, vllm))
+    smoke = job("+experiment=smoke", "eval.temperature=0", "eval.benchmarks=[arithmetic:hard]")
+    tokenizer = load_tokenizer(smoke.model)
+    hf = TransformersGenerator(load_model(smoke.model, smoke.hardware).to("cuda"), tokenizer, batch_size=256)
+    vllm = VLLMGenerator.for_model(model_path(smoke.model), "float32", 256, 0.3, seed=0, enforce_eager=False)
+    a, b = (evaluate(g, tokenizer, smoke.eval, "", smoke.reward.grading) for g in (hf, vllm))
     same = sum(x.predictions == y.predictions for x, y in zip(a, b, strict=True))
     assert same >= 0.98 * len(a), f"{same}/{len(a)} problems answered alike"  # float32 kernels differ slightly
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="data parallel evaluation needs 2 GPUs")
-def test_data_parallel_evaluation_keeps_prompt_order():
-    from openrs.config.load import load_job
+def test_data_parallel_evaluation_keeps_prompt_order(job):
     from openrs.evaluation.backends import DataParallelVLLMGenerator, VLLMGenerator
     from openrs.model.loading import model_path
 
-    job = load_job(compose_cfg("+experiment=smoke"))
-    engine = dict(path=model_path(job), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0,
+    smoke = job("+experiment=smoke")
+    engine = dict(path=model_path(smoke.model), dtype="float32", max_model_len=256, gpu_memory_utilization=0.3, seed=0,
                   enforce_eager=False)  # fmt: skip
     prompts = [f"<|user|>What is {a}+{a + 11}?<|assistant|><think>\n" for a in range(10, 40)]
     parallel = DataParallelVLLMGenerator(2, "gpu", **engine)

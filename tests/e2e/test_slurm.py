@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from mlflow import MlflowClient
 
 from openrs.run_folder import SLURM_JOBS, is_complete
@@ -110,12 +109,12 @@ def job_log(sweep: Path, attempt: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def length_cap_sweep(tmp_path_factory):
+def length_cap_sweep(tmp_path_factory, repo):
     """The smoke length-cap sweep (sweeps/smoke_length_caps.yaml), each job a SLURM job under slurm_4gpu."""
     tmp = tmp_path_factory.mktemp("slurm_length_caps")
     cmd = smoke(tmp, "trainer.max_steps=2", "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]", *slurm_4gpu(),
                 sweep_file="smoke_length_caps")  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=1200)
     return tmp, proc
 
 
@@ -147,9 +146,9 @@ def a_job_that_trains_on(tmp: Path, steps: int, *launcher: str) -> list[str]:
                  "eval.every_steps=null", *slurm_4gpu(*launcher))  # fmt: skip
 
 
-def test_scontrol_requeue_checkpoints_requeues_and_resumes_into_the_same_run(tmp_path):
+def test_scontrol_requeue_checkpoints_requeues_and_resumes_into_the_same_run(tmp_path, repo):
     steps = 40
-    proc = subprocess.Popen(a_job_that_trains_on(tmp_path, steps), cwd=REPO, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(a_job_that_trains_on(tmp_path, steps), cwd=repo, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     run = tmp_path / "sweep" / "0"
     wait_for(lambda: len(journal_steps(run)) >= 3, proc, "three trained steps")
@@ -168,11 +167,11 @@ def test_scontrol_requeue_checkpoints_requeues_and_resumes_into_the_same_run(tmp
     assert len(client.search_runs([mlflow.info.experiment_id])) == 2  # the sweep's and this one
 
 
-def test_a_time_limit_checkpoints_on_slurms_warning_and_requeues_until_done(tmp_path):
+def test_a_time_limit_checkpoints_on_slurms_warning_and_requeues_until_done(tmp_path, repo):
     # A 2-minute limit, SLURM's warning (SIGUSR2) 60 s before it: more steps than fit in one allocation.
     steps = 90
     cmd = a_job_that_trains_on(tmp_path, steps, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=60")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = finish(proc)
     assert proc.returncode == 0, output[-3000:]
     run = tmp_path / "sweep" / "0"
@@ -185,10 +184,10 @@ def test_a_time_limit_checkpoints_on_slurms_warning_and_requeues_until_done(tmp_
     assert mlflow.info.status == "FINISHED"
 
 
-def test_scancel_ends_the_run_killed_with_its_checkpoint_and_a_rerun_resumes_it(tmp_path):
+def test_scancel_ends_the_run_killed_with_its_checkpoint_and_a_rerun_resumes_it(tmp_path, repo):
     steps = 40
     cmd = a_job_that_trains_on(tmp_path, steps)
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = tmp_path / "sweep" / "0"
     wait_for(lambda: len(journal_steps(run)) >= 3, proc, "three trained steps")
     subprocess.run(["scancel", attempts(run)[0]["job"]], check=True)
@@ -197,14 +196,14 @@ def test_scancel_ends_the_run_killed_with_its_checkpoint_and_a_rerun_resumes_it(
     stopped = stopped_at(run, steps)
     client, mlflow = mlflow_run(tmp_path, run)
     assert mlflow.info.status == "KILLED" and not (run / "final").exists()
-    rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    rerun = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"resuming from {run / f'checkpoint-{stopped}'}" in job_log(tmp_path / "sweep", attempts(run)[-1])
     assert [m.step for m in client.get_metric_history(mlflow.info.run_id, "loss")] == list(range(1, steps + 1))
     assert client.get_run(mlflow.info.run_id).info.status == "FINISHED"
 
 
-def test_an_optuna_search_runs_two_trials_at_a_time_and_prunes_one(tmp_path):
+def test_an_optuna_search_runs_two_trials_at_a_time_and_prunes_one(tmp_path, repo):
     import optuna
     from optuna.trial import TrialState
 
@@ -225,7 +224,7 @@ def test_an_optuna_search_runs_two_trials_at_a_time_and_prunes_one(tmp_path):
            "hardware=cpu", "trainer.max_steps=4", "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]",
            f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
            f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", *slurm_4gpu()]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     trials = optuna.load_study(study_name="smoke_lr", storage=storage).trials[2:]
     states = {t.params["trainer.learning_rate"]: t.state for t in trials}

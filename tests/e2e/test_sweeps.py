@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_openrs, running
 from mlflow import MlflowClient
 
 from openrs.run_folder import PARENT_FILE, is_complete
 
+REPO = Path(__file__).resolve().parents[2]  # module level: the parametrize lists read it
 SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", SWEEPS)
-def test_every_ready_sweep_composes_its_jobs(name, tmp_path):
+def test_every_ready_sweep_composes_its_jobs(name, tmp_path, run_openrs):
     # Planned for the paper's node: hardware=auto would refuse the 1.5B model on a machine without a GPU.
     hardware = [] if "smoke" in name else ["hardware=a40x4"]
     proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", name, "dry_run=true",
@@ -32,7 +32,7 @@ def test_every_ready_sweep_composes_its_jobs(name, tmp_path):
     assert len(jobs) >= 2 and proc.stdout.count("dry run: resolved config written") == len(jobs)
 
 
-def test_a_failing_job_under_the_default_launcher_does_not_stop_the_sweep(tmp_path):
+def test_a_failing_job_under_the_default_launcher_does_not_stop_the_sweep(tmp_path, run_openrs):
     # Hydra's basic launcher runs jobs one after another in this process: job 0 (7 generations do not divide 64
     # completions) fails first, and the two jobs after it still run.
     proc = run_openrs("-m", "openrs", "-m", "+experiment=smoke", "dry_run=true", "trainer.num_generations=7,8,4",
@@ -47,7 +47,7 @@ def test_a_failing_job_under_the_default_launcher_does_not_stop_the_sweep(tmp_pa
 
 
 @pytest.fixture(scope="module")
-def tracked_sweep(tmp_path_factory):
+def tracked_sweep(tmp_path_factory, run_openrs):
     """A tracked sweep through submitit's local executor (the SLURM launcher's code path, jobs side by side):
     six short smoke jobs, two that train and four that fail, one of them after opening its MLflow run."""
     tmp = tmp_path_factory.mktemp("tracked_sweep")
@@ -107,7 +107,7 @@ def test_notebook_executes_against_a_smoke_sweep(notebook, tracked_sweep, monkey
 def test_a_trial_spec_survives_hydras_override_grammar(monkeypatch):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from openrs.selection.trial import TRIAL_ENV, encode_trial, trial_spec
+    from openrs.base.trial import TRIAL_ENV, encode_trial, trial_spec
 
     spec = {"storage": "sqlite:////tmp/it's a \\ ${x}/optuna.db", "study": 'say "hi"', "trial": 3, "pruner": {}}
     [override] = OverridesParser.create().parse_overrides([f"+hydra.job.env_set.{TRIAL_ENV}='{encode_trial(spec)}'"])
@@ -116,7 +116,7 @@ def test_a_trial_spec_survives_hydras_override_grammar(monkeypatch):
 
 
 @pytest.mark.slow
-def test_optuna_search_resumes_its_study_after_a_kill(tmp_path):
+def test_optuna_search_resumes_its_study_after_a_kill(tmp_path, run_openrs):
     import optuna
     from optuna.trial import TrialState
 
@@ -197,7 +197,7 @@ def test_gpu_slot_launcher_never_puts_two_jobs_on_one_gpu(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal; reads /proc")
-def test_jobs_of_a_killed_gpu_slot_launcher_end_with_it(tmp_path):
+def test_jobs_of_a_killed_gpu_slot_launcher_end_with_it(tmp_path, running):
     sweeper = subprocess.Popen([*gpu_slots_app(tmp_path, [0, 1], 1, seconds=600), "job=0,1"], cwd=tmp_path)
     while len(pid_files := list((tmp_path / "sweep").glob("*/pid"))) < 2 or not all(p.read_text() for p in pid_files):
         assert sweeper.poll() is None
@@ -291,14 +291,14 @@ def test_a_trial_belongs_to_its_sweeper_while_it_lives():
          "eval.every_steps=null: an Optuna trial is scored and pruned by its step-wise evaluations"),
     ],
 )  # fmt: skip
-def test_an_optuna_search_that_cannot_run_stops_before_its_study(overrides, message, tmp_path):
+def test_an_optuna_search_that_cannot_run_stops_before_its_study(overrides, message, tmp_path, run_openrs):
     proc = run_openrs("-m", "openrs", "-m", *overrides, f"hydra.sweeper.storage=sqlite:///{tmp_path}/optuna.db",
                       f"hydra.sweep.dir={tmp_path / 'sweep'}")  # fmt: skip
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-3000:]
     assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "sweep").exists()
 
 
-def test_a_value_given_on_the_command_line_is_not_searched(tmp_path):
+def test_a_value_given_on_the_command_line_is_not_searched(tmp_path, run_openrs):
     proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", "optuna_smoke", "dry_run=true",
                       "trainer.beta=0.5", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -332,7 +332,7 @@ def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(t
 
 
 def test_report_names_an_unknown_target(tmp_path):
-    from openrs.tracking.comparison import runs_of
+    from openrs.tracking.run_table import runs_of
 
     with pytest.raises(ValueError, match="'nope' is neither an experiment name nor a run id"):
         runs_of(MlflowClient(f"sqlite:///{tmp_path}/mlflow.db"), "nope")
@@ -393,7 +393,7 @@ def test_a_trial_job_prunes_with_the_sweepers_pruner(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_pruned_trial_ends_with_its_checkpoint_and_the_pruned_state(tmp_path):
+def test_a_pruned_trial_ends_with_its_checkpoint_and_the_pruned_state(tmp_path, run_openrs):
     import optuna
     from optuna.trial import TrialState
 

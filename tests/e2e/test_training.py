@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, compose_cfg, descendants, run_openrs, running, small_disk
 from mlflow import MlflowClient
 
-from openrs.config.load import load_job
 from openrs.data.arithmetic import problems
 from openrs.grading.answers import boxed_contents
 from openrs.run_folder import is_complete
@@ -82,21 +80,28 @@ def sign_test_p(improved: int, worsened: int) -> float:
     return sum(math.comb(n, k) for k in range(improved, n + 1)) / 2**n if n else 1.0
 
 
-def train_smoke(tmp_path: Path, *overrides: str):
-    from openrs.model.loading import model_path
-    from openrs.train.recipe import train
+@pytest.fixture(scope="session")
+def train_smoke(job):
+    """train_smoke(out, *overrides): the smoke job trained into out; (job, warm start's path, final folder, log
+    history)."""
 
-    job = load_job(compose_cfg("+experiment=smoke", *overrides, output_dir=str(tmp_path)))
-    final = train(job)
-    history = json.loads((tmp_path / f"checkpoint-{job.trainer.max_steps}" / "trainer_state.json").read_text())
-    return job, model_path(job), final, history["log_history"]
+    def trained(out: Path, *overrides: str):
+        from openrs.model.loading import model_path
+        from openrs.train.recipe import train
+
+        smoke = job("+experiment=smoke", *overrides, output_dir=str(out))
+        final = train(smoke, None)
+        history = json.loads((out / f"checkpoint-{smoke.trainer.max_steps}" / "trainer_state.json").read_text())
+        return smoke, model_path(smoke.model), final, history["log_history"]
+
+    return trained
 
 
 def reward_curve(log_history: list[dict]) -> list[float]:
     return [entry["reward"] for entry in log_history if "reward" in entry]
 
 
-def test_grpo_raises_held_out_accuracy(tmp_path):
+def test_grpo_raises_held_out_accuracy(tmp_path, train_smoke):
     """The smoke run makes the model better at held-out problems, with a margin no processor's rounding covers.
 
     Where the run ends depends on the processor's floating-point kernels (the warm start included: its greedy
@@ -143,7 +148,7 @@ def test_grpo_raises_held_out_accuracy(tmp_path):
     ]
 
 
-def test_flipped_rewards_unlearn(tmp_path):
+def test_flipped_rewards_unlearn(tmp_path, train_smoke):
     """With the reward negated the same recipe must make the model worse: the learning test above would
     catch a flipped advantage sign or ignored rewards. Unlearning is fast: by step 20 the rollouts earn neither
     format nor accuracy reward, and greedy held-out accuracy falls from about 60% to none; step-wise evaluation
@@ -163,13 +168,13 @@ FOUR_STEPS = ("trainer.max_steps=4", "trainer.save_steps=2", "trainer.logging_st
 
 
 @pytest.fixture(scope="module")
-def four_steps(tmp_path_factory) -> tuple[Path, list[dict]]:
+def four_steps(tmp_path_factory, train_smoke) -> tuple[Path, list[dict]]:
     """The 4-step run without step-wise evaluation: its folder and log history."""
     out = tmp_path_factory.mktemp("four-steps")
     return out, train_smoke(out, *FOUR_STEPS, "eval.every_steps=null")[3]
 
 
-def test_stepwise_evaluation_does_not_change_the_training_run(tmp_path, four_steps):
+def test_stepwise_evaluation_does_not_change_the_training_run(tmp_path, four_steps, train_smoke):
     """Evaluating after every step (sampling at temperature 1 from the policy) leaves the training's own sampling,
     and so its losses and rewards, exactly as without evaluation. One benchmark is evaluated: any sampling that
     drew from the training's random state would show, however few problems it sampled. Early stop is off: on
@@ -184,7 +189,7 @@ def test_stepwise_evaluation_does_not_change_the_training_run(tmp_path, four_ste
     assert len(curves[0]) == 4 and curves[0] == curves[1]
 
 
-def test_a_resumed_run_continues_the_same_trajectory(tmp_path, four_steps):
+def test_a_resumed_run_continues_the_same_trajectory(tmp_path, four_steps, train_smoke):
     """A 4-step run interrupted after its checkpoint at step 2 and resumed takes the same steps 3 and 4 as the run
     that was never interrupted: same sampled completions (their rewards) and same losses."""
     whole_dir, whole = four_steps
@@ -207,7 +212,7 @@ RESUMING_CPU_RANKS_FAILS = pytest.mark.xfail(OLD_TRANSFORMERS, strict=True, reas
 @pytest.mark.parametrize(
     "processes", [1, pytest.param(2, marks=RESUMING_CPU_RANKS_FAILS)], ids=["in-process", "launched"]
 )
-def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_path, processes):
+def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_path, processes, repo, run_openrs):
     """SIGTERM to the job (in-process, or the controller of 2 launched ranks) saves a checkpoint and exits
     with the requeue code; resume=true then trains to the end without repeating a step. Step-wise evaluation
     plays no part in it and is off."""
@@ -215,7 +220,7 @@ def test_sigterm_checkpoints_and_resume_finishes_without_repeating_steps(tmp_pat
             "trainer.logging_steps=1", "eval.every_steps=null", f"hardware.num_processes={processes}",
             f"hydra.run.dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     deadline = time.monotonic() + 600
     while not (tmp_path / "checkpoint-10" / "trainer_state.json").exists():
@@ -253,7 +258,7 @@ def records(journal: Path) -> list[dict]:
     [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGINT)],
     ids=["in-process-SIGTERM", "launched-SIGTERM", "in-process-Ctrl-C", "launched-Ctrl-C"],
 )
-def test_a_signal_to_the_whole_job_checkpoints_the_step_it_stopped_at(tmp_path, processes, sig):
+def test_a_signal_to_the_whole_job_checkpoints_the_step_it_stopped_at(tmp_path, processes, sig, repo, descendants):
     """`kill -- -PGID`, `timeout` and a terminal's Ctrl-C signal the job's whole process group, SLURM every process
     of the job: the grading workers get the signal too and must still grade until the trainer has checkpointed
     the step it was in; then the job exits with the requeue code."""
@@ -262,7 +267,7 @@ def test_a_signal_to_the_whole_job_checkpoints_the_step_it_stopped_at(tmp_path, 
             "trainer.save_steps=100000", "trainer.logging_steps=1", "eval.every_steps=null",
             f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}",
             f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
-    job = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    job = subprocess.Popen(args, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)  # fmt: skip
     journal, deadline = tmp_path / "mlflow_journal.jsonl", time.monotonic() + 900
     while not (journal.is_file() and any(r.get("metric") == "loss" and r["step"] >= 2 for r in records(journal))):
@@ -285,7 +290,7 @@ def test_a_signal_to_the_whole_job_checkpoints_the_step_it_stopped_at(tmp_path, 
     [(1, "  output "), (1, "eval arithmetic:hard"), (2, "eval arithmetic:hard")],
     ids=["in-process-opening-its-run", "in-process-loading", "launched-loading"],
 )
-def test_a_signal_before_the_first_step_stops_at_once_with_nothing_saved(tmp_path, processes, moment):
+def test_a_signal_before_the_first_step_stops_at_once_with_nothing_saved(tmp_path, processes, moment, repo):
     """SIGTERM while the job opens its run folder and MLflow run (held until they are written), or once it loads (the
     step-0 evaluation runs after the model load): the job stops there, exit code 124, run KILLED, nothing trained
     or saved. A checkpoint every step and steps far beyond what runs here: one more step would leave a checkpoint."""
@@ -293,7 +298,7 @@ def test_a_signal_before_the_first_step_stops_at_once_with_nothing_saved(tmp_pat
             "trainer.logging_steps=1", "eval.every_steps=100000", "eval.benchmarks=[arithmetic:hard]",
             f"hardware.num_processes={processes}", f"hydra.run.dir={tmp_path}",
             f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
-    job = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    job = subprocess.Popen(args, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     seen = []
     for line in job.stdout:
@@ -311,13 +316,13 @@ def test_a_signal_before_the_first_step_stops_at_once_with_nothing_saved(tmp_pat
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal; reads /proc")
-def test_a_killed_controller_leaves_no_child_running(tmp_path):
+def test_a_killed_controller_leaves_no_child_running(tmp_path, repo, running):
     # Steps and checkpoints far beyond what runs here: only the ranks' SIGTERM can make them save and stop. The
     # first logged step marks that training has begun (before it, a signal stops them with nothing to save).
     args = [sys.executable, "-m", "openrs", "+experiment=smoke", "hardware.num_processes=2",
             "trainer.max_steps=100000", "trainer.save_steps=100000", "trainer.logging_steps=1", "eval.every_steps=null",
             f"hydra.run.dir={tmp_path}", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]  # fmt: skip
-    controller = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    controller = subprocess.Popen(args, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def children():  # the accelerate launcher and the ranks: their command lines name the job's file
         job, found = str(tmp_path / "job.yaml").encode(), []
@@ -349,7 +354,7 @@ def test_a_killed_controller_leaves_no_child_running(tmp_path):
     assert len(list(tmp_path.glob("checkpoint-*/trainer_state.json"))) == 1 and not (tmp_path / "final").exists()
 
 
-def test_two_process_cpu_launch(tmp_path):
+def test_two_process_cpu_launch(tmp_path, run_openrs):
     # The step-0 evaluation runs on rank 0 while rank 1 waits; one benchmark of it is enough for that.
     proc = run_openrs(
         "-m", "openrs", "+experiment=smoke", "hardware.num_processes=2", "trainer.max_steps=3",
@@ -369,7 +374,7 @@ def test_two_process_cpu_launch(tmp_path):
     assert client.get_run(run_id).info.status == "FINISHED"
 
 
-def test_a_full_disk_ends_in_one_line_and_the_run_resumes_once_there_is_room(tmp_path):
+def test_a_full_disk_ends_in_one_line_and_the_run_resumes_once_there_is_room(tmp_path, run_openrs, small_disk):
     # 6 MiB: room for the job's files, not for a checkpoint of the tiny model's weights and optimizer.
     disk = small_disk(tmp_path / "disk", "6M")
     run = disk / "run"

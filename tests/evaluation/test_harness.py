@@ -4,20 +4,11 @@ import json
 import random
 
 import pytest
-from conftest import compose_cfg, run_openrs
 
-from openrs.config.errors import ConfigError
-from openrs.config.load import load_job
+from openrs.base.errors import ConfigError
+from openrs.data.benchmark import SHIPPED_NAMES, load_benchmark
 from openrs.evaluation.estimators import bootstrap_interval, half_width, majority_correct, pass_at_k, samples_needed
-from openrs.evaluation.harness import (
-    SHIPPED_NAMES,
-    ProblemResult,
-    Sample,
-    evaluate,
-    load_benchmark,
-    summarize,
-    write_report,
-)
+from openrs.evaluation.harness import ProblemResult, Sample, evaluate, summarize, write_report
 
 
 def test_pass_at_k_hand_computed():
@@ -76,7 +67,7 @@ def test_broken_benchmark_row_is_named(tmp_path):
         load_benchmark(str(path))
 
 
-def test_evaluate_grades_and_reports(tmp_path):
+def test_evaluate_grades_and_reports(tmp_path, job):
     """A scripted generator: the right answer in the first sample of every other problem."""
     bench = tmp_path / "mini.jsonl"
     bench.write_text("".join(json.dumps({"id": i, "problem": f"{i}+1", "answer": i + 1}) + "\n" for i in range(4)))
@@ -90,13 +81,13 @@ def test_evaluate_grades_and_reports(tmp_path):
         out[3][-1] = Sample("no box, cut off", max_new_tokens, True)
         return out
 
-    job = load_job(compose_cfg("+experiment=smoke", f"eval.benchmarks=[{bench}]", "eval.samples=3"))
+    smoke = job("+experiment=smoke", f"eval.benchmarks=[{bench}]", "eval.samples=3")
 
     class Tok:
         def apply_chat_template(self, messages, **_):
             return messages[-1]["content"]
 
-    results = evaluate(generate, Tok(), job.eval, "", job.reward.grading)
+    results = evaluate(generate, Tok(), smoke.eval, "", smoke.reward.grading)
     assert [(r.correct, r.samples, r.truncated) for r in results] == [(1, 3, 0), (0, 3, 0), (1, 3, 0), (0, 3, 1)]
     assert results[0].outcomes == ["correct", "wrong", "wrong"] and results[3].predictions[-1] is None
     (row,) = summarize(results)
@@ -117,10 +108,10 @@ def test_summary_average_over_benchmarks():
     assert rows[-1]["pass@1"] == pytest.approx(0.75)  # mean of 0.5 and 1.0, not of 4/5 problems
 
 
-def test_evaluate_cli_rejects_a_broken_benchmark_before_loading_a_model(tmp_path):
+def test_evaluate_cli_rejects_a_broken_benchmark_before_loading_a_model(tmp_path, run_openrs):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"problem": "x", "answer": null}\n')
-    proc = run_openrs("-m", "openrs.evaluate", "+experiment=smoke", f"eval.benchmarks=[{bad}]",
+    proc = run_openrs("-m", "openrs.evaluation", "+experiment=smoke", f"eval.benchmarks=[{bad}]",
                       f"hydra.run.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 2 and f"{bad}:1: empty `answer`" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from openrs.grading.answers import boxed_contents, normalize_expression, prediction_of, prepare_gold, split_top_level
 from openrs.grading.pool import GradingPool
-from openrs.grading.worker import verdict
+from openrs.grading.worker import outcome
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def pool():
 
 def graded(gold, completion: str) -> str:
     g = prepare_gold(gold)
-    return verdict(g, prediction_of(completion, g))
+    return outcome(g, prediction_of(completion, g))
 
 
 def test_last_box_wins_and_nesting_is_balanced():
@@ -287,17 +287,17 @@ def test_pool_that_cannot_start_raises_a_clear_error(tmp_path):
 
 
 def test_every_gold_answer_of_the_shipped_benchmarks_grades_correct_against_itself(tmp_path):
-    """`python -m openrs.gold_check` as the README gives it, on the five benchmarks openrs ships; a file with a gold
+    """`python -m openrs.grading` as the README gives it, on the five benchmarks openrs ships; a file with a gold
     answer grading cannot read fails it, so the check has teeth."""
     shipped = sorted((Path(__file__).resolve().parents[2] / "openrs" / "data" / "benchmarks").glob("*.jsonl"))
     assert len(shipped) == 5
-    proc = subprocess.run([sys.executable, "-m", "openrs.gold_check", *map(str, shipped)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "openrs.grading", *map(str, shipped)], capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert proc.stdout.count("(100.0%) | 0 |") == 5
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"problem": "p", "answer": "\\\\frac{1}{2}"}\n{"problem": "q", "answer": "\\\\boxed{"}\n')
-    proc = subprocess.run([sys.executable, "-m", "openrs.gold_check", str(broken)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "openrs.grading", str(broken)], capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert proc.returncode == 1 and "broken.jsonl 1: unparseable_gold" in proc.stdout
 

@@ -4,8 +4,8 @@ runs all of it); the false-negative count is recorded and may not grow."""
 import random
 
 import pytest
+from mutation_cases import benchmark_golds, cases_for, deepscaler_golds, failures, grade_cases
 
-from openrs.grading.mutations import benchmark_golds, cases_for, deepscaler_golds, failures, grade_cases
 from openrs.grading.pool import GradingPool
 
 # Rows behind each class of false positive found so far, by benchmark (row = line in openrs/data/benchmarks).

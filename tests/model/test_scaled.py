@@ -2,18 +2,15 @@
 
 import json
 
-from conftest import compose_cfg
-
-from openrs.config.load import load_job
+from openrs.model.lookup import estimated_parameters
 from openrs.model.scaled import scaled_model_path
-from openrs.model.source import estimated_parameters
 
 
-def test_r1_mini_is_r1_distills_architecture_and_tokenizer_at_its_own_sizes(tmp_path, monkeypatch):
+def test_r1_mini_is_r1_distills_architecture_and_tokenizer_at_its_own_sizes(tmp_path, monkeypatch, job):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     monkeypatch.setenv("OPENRS_CACHE", str(tmp_path))
-    model = load_job(compose_cfg("model=r1_mini")).model
+    model = job("model=r1_mini").model
     path = scaled_model_path(model)
     assert path.parent == tmp_path and scaled_model_path(model) == path  # built once, then cached
     config = json.loads((path / "config.json").read_text())

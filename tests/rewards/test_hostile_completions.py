@@ -4,10 +4,8 @@ import random
 import re
 
 import pytest
-from conftest import compose_cfg
 
-from openrs.config.load import load_job
-from openrs.evaluation.harness import load_benchmark
+from openrs.data.benchmark import load_benchmark
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.correctness import pool_for
 from openrs.rewards.structure import has_tags
@@ -65,8 +63,8 @@ def hostile(rng: random.Random) -> str:
 
 
 @pytest.fixture(scope="module")
-def every_reward():
-    params = load_job(compose_cfg("+experiment=exp3")).reward
+def every_reward(job):
+    params = job("+experiment=exp3").reward
     params = params.model_copy(
         update={
             "funcs": list(REWARDS),

@@ -4,18 +4,16 @@ import math
 import typing
 
 import pytest
-from conftest import compose_cfg
 
-from openrs.config.load import load_job
 from openrs.config.reward import RewardName
 from openrs.rewards import REWARDS, build_rewards
 from openrs.rewards.text import language_share
 
 
 @pytest.fixture(scope="module")
-def params():
+def params(job):
     # openrs's own cosine (tokens, clamped at the 3,584-token cap); exp3's open-rs cosine is tested with the preset.
-    return load_job(compose_cfg("+experiment=exp2", "reward=cosine")).reward
+    return job("+experiment=exp2", "reward=cosine").reward
 
 
 def call(name, params, completions, prompts=None, **columns):

@@ -2,20 +2,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_job, write_eval
 from mlflow import MlflowClient
+from simulated_runs import simulate_run
 
+from openrs.run_folder import resume_checkpoint
 from openrs.selection.checkpoint import select
-from openrs.selection.degradation import simulate_run
-from openrs.tracking.run_log import start_run
+from openrs.tracking.run_start import start_run
 
 
-def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path):
+def test_selection_is_logged_and_the_best_run_holds_the_champion_alias(tmp_path, make_job, write_eval):
     rng = np.random.default_rng(0)
     scores = {}
     for name, curve in [("low", [0, 0.02, 0.02, 0.02]), ("high", [0, 0.2, 0.2, 0.2])]:
         job = make_job(tmp_path / name, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")
-        start_run(job, {}, [], None)
+        start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
         write_eval(Path(job.output_dir), simulate_run(rng, 200, 4, curve))
         s = select(Path(job.output_dir))
         scores[name] = s

@@ -6,16 +6,10 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from simulated_runs import simulate_benchmarks, simulate_run
 
 from openrs.evaluation.harness import ProblemResult, write_report
-from openrs.selection.degradation import (
-    analyse,
-    checkpoint_variation,
-    drop_thresholds,
-    load_run,
-    simulate_benchmarks,
-    simulate_run,
-)
+from openrs.selection.degradation import analyse, checkpoint_variation, drop_thresholds, load_run
 
 FLAT = [0.0] * 10
 RISING = [0, 0.02, 0.04, 0.05, 0.06, 0.06, 0.07, 0.07, 0.08, 0.08]
@@ -185,21 +179,19 @@ def test_checkpoint_variation_has_its_sd_and_autocorrelation():
     assert np.corrcoef(u[:, 3], u[:, 5])[0, 1] == pytest.approx(0.25, abs=0.03)
 
 
-def test_early_stop_and_pruning_share_one_analysis_per_evaluation(tmp_path, monkeypatch):
-    from conftest import compose_cfg
-
+def test_early_stop_and_pruning_share_one_analysis_per_evaluation(tmp_path, monkeypatch, job):
     import openrs.selection.early_stop
-    from openrs.config.load import load_job
 
-    job = load_job(compose_cfg("+experiment=smoke", output_dir=str(tmp_path)))
+    smoke = job("+experiment=smoke", output_dir=str(tmp_path))
     for step, rows in simulate_run(np.random.default_rng(0), 40, 4, [0.0, 0.0, 0.0]).items():
         write_report([ProblemResult("amc23", int(i), "1", correct=c, samples=k) for i, (c, k) in rows.items()],
                      tmp_path / "eval" / f"step-{step}", f"step {step}")  # fmt: skip
     calls = []
     monkeypatch.setattr(openrs.selection.early_stop, "analyse", lambda *a, **kw: calls.append(a) or analyse(*a, **kw))
-    first = openrs.selection.early_stop.analysis_at(job, 100)
-    assert openrs.selection.early_stop.analysis_at(job, 100) is first and len(calls) == 1  # the second reader reuses it
-    openrs.selection.early_stop.analysis_at(job, 150)
+    first = openrs.selection.early_stop.analysis_at(smoke, 100)
+    # The second reader reuses it.
+    assert openrs.selection.early_stop.analysis_at(smoke, 100) is first and len(calls) == 1
+    openrs.selection.early_stop.analysis_at(smoke, 150)
     assert len(calls) == 2
 
 

@@ -2,13 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_job, write_eval
+from simulated_runs import simulate_run
 from transformers import TrainerControl, TrainerState
 
-from openrs.selection.degradation import simulate_run
 
-
-def test_early_stop_ends_training_once_degradation_is_confirmed(tmp_path):
+def test_early_stop_ends_training_once_degradation_is_confirmed(tmp_path, make_job, write_eval):
     from openrs.selection.early_stop import EarlyStop
 
     job = make_job(tmp_path, "eval.every_steps=50", "hardware=a40x4", "trainer.global_batch_size=72",

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SECRET, free_port, make_job, run_openrs, small_disk, write_eval
 from mlflow import MlflowClient
+from simulated_runs import simulate_run
 
 from openrs.config.job import TrackingConfig
-from openrs.run_folder import RUN_FILE, is_complete
+from openrs.run_folder import RUN_FILE, is_complete, resume_checkpoint
 from openrs.selection.checkpoint import select
-from openrs.selection.degradation import simulate_run
-from openrs.tracking.run_log import RunLog, metric_key, start_run
+from openrs.tracking.run_log import RunLog, metric_key
+from openrs.tracking.run_start import start_run
 from openrs.tracking.server import serve
 
 
@@ -36,14 +36,15 @@ def test_metric_names_are_made_valid_for_mlflow():
 
 
 
-def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", SECRET)
+def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch, secret, make_job):
+    monkeypatch.setenv("HF_TOKEN", secret)
     job = make_job(
-        tmp_path, f"prompt.system=use {SECRET} here", "model.tokenizer=https://alice:hunter2pw@hub.example/tok"
+        tmp_path, f"prompt.system=use {secret} here", "model.tokenizer=https://alice:hunter2pw@hub.example/tok"
     )
-    run_id = start_run(job, {"model": "tiny", "reward": "accuracy"}, [f"prompt.system=use {SECRET} here"], None)
+    run_id = start_run(job, {"model": "tiny", "reward": "accuracy"}, [f"prompt.system=use {secret} here"], None,
+                       resumed_from=None)
     log = RunLog(Path(job.output_dir))
-    log.set_tags({"leak": f"token {SECRET}"})
+    log.set_tags({"leak": f"token {secret}"})
     log.log_metrics({"loss": 1.0, "note": "text is skipped"}, step=1)
     run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id)
     assert run.info.experiment_id and run.data.params["trainer.max_steps"] == str(job.trainer.max_steps)
@@ -57,12 +58,12 @@ def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch):
     assert any(p.name == "job.yaml" for p in stored)
     for path in stored:
         data = path.read_bytes()
-        assert SECRET.encode() not in data and b"hunter2pw" not in data, path
+        assert secret.encode() not in data and b"hunter2pw" not in data, path
 
 
-def test_a_resumed_run_logs_each_metric_step_once(tmp_path):
+def test_a_resumed_run_logs_each_metric_step_once(tmp_path, make_job):
     job = make_job(tmp_path)
-    run_id = start_run(job, {}, [], None)
+    run_id = start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
     first = RunLog(Path(job.output_dir))
     for step in range(5):
         first.log_metrics({"loss": step}, step)
@@ -75,16 +76,17 @@ def test_a_resumed_run_logs_each_metric_step_once(tmp_path):
     assert history(client, run_id, "loss") == list(range(8))
 
 
-def test_a_run_resumed_after_a_kill_keeps_no_point_of_the_abandoned_steps(tmp_path):
+def test_a_run_resumed_after_a_kill_keeps_no_point_of_the_abandoned_steps(tmp_path, make_job):
     job = make_job(tmp_path)
     out, client = Path(job.output_dir), MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    killed = start_run(job, {}, [], None)
+    killed = start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
     first = RunLog(out)
     for step in range(1, 8):  # killed at step 7, after checkpoint-5
         first.log_metrics({"loss": step}, step)
     (out / "checkpoint-5").mkdir()
     (out / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
-    run_id = start_run(make_job(tmp_path, "resume=true"), {}, [], None)
+    job = make_job(tmp_path, "resume=true")
+    run_id = start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
     assert run_id != killed and client.get_run(killed).info.lifecycle_stage == "deleted"
     assert client.get_run(killed).info.status == "KILLED"
     assert client.get_run(run_id).data.tags["openrs.replaces_run"] == killed
@@ -97,7 +99,8 @@ def test_a_run_resumed_after_a_kill_keeps_no_point_of_the_abandoned_steps(tmp_pa
     # Resumed from its newest step, a run is reattached, not replaced.
     (out / "checkpoint-10").mkdir()
     (out / "checkpoint-10" / "trainer_state.json").write_text('{"global_step": 10}')
-    assert start_run(make_job(tmp_path, "resume=true"), {}, [], None) == run_id
+    job = make_job(tmp_path, "resume=true")
+    assert start_run(job, {}, [], None, resumed_from=resume_checkpoint(job)) == run_id
 
 
 def logged(out: Path, key: str, step: int) -> bool:
@@ -109,7 +112,9 @@ def logged(out: Path, key: str, step: int) -> bool:
 
 
 
-def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twice(tmp_path, monkeypatch, capsys):
+def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twice(
+    tmp_path, monkeypatch, capsys, free_port
+):
     store, uri = f"sqlite:///{tmp_path}/mlflow.db", f"http://127.0.0.1:{free_port()}"
     run_id = MlflowClient(store).create_run("0").info.run_id
     out = tmp_path / "run"
@@ -142,7 +147,7 @@ def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twic
 
 
 @pytest.mark.slow
-def test_killed_and_resumed_run_has_every_step_once(tmp_path):
+def test_killed_and_resumed_run_has_every_step_once(tmp_path, repo, run_openrs):
     out = tmp_path / "run"
     # What is checked is which steps are logged, not what training or the evaluations find: 16 completions a step, not
     # 64, and one held-out benchmark (157 problems, not the default's 896).
@@ -150,7 +155,7 @@ def test_killed_and_resumed_run_has_every_step_once(tmp_path):
             "trainer.logging_steps=1", "trainer.global_batch_size=16", "eval.every_steps=10",
             "eval.benchmarks=[arithmetic:easy]", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
             f"hydra.run.dir={out}"]  # fmt: skip
-    job = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    job = subprocess.Popen([sys.executable, *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while not (logged(out, "loss", 7) and (out / "checkpoint-5" / "trainer_state.json").is_file()):
         assert job.poll() is None and time.monotonic() < deadline, job.stdout.read()
@@ -179,7 +184,7 @@ def test_killed_and_resumed_run_has_every_step_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_server_stopped_mid_run_loses_nothing_after_replay(tmp_path):
+def test_server_stopped_mid_run_loses_nothing_after_replay(tmp_path, repo, free_port):
     port, store = free_port(), f"sqlite:///{tmp_path}/mlflow.db"
     tracking = TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None, serve=store, registered_model=None)
     server = serve(tracking)
@@ -190,7 +195,7 @@ def test_server_stopped_mid_run_loses_nothing_after_replay(tmp_path):
         [sys.executable, "-m", "openrs", "+experiment=smoke", "trainer.max_steps=16", "trainer.save_steps=8",
          "trainer.logging_steps=1", "trainer.global_batch_size=16", "eval.every_steps=8",
          "eval.benchmarks=[arithmetic:easy]", f"tracking.uri={tracking.uri}", f"hydra.run.dir={out}"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline, journal = time.monotonic() + 600, out / "mlflow_journal.jsonl"
     while not logged(out, "loss", 3):
@@ -204,7 +209,7 @@ def test_server_stopped_mid_run_loses_nothing_after_replay(tmp_path):
     server = serve(tracking)
     try:
         replay = subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", str(out)], capture_output=True,
-                                text=True, cwd=REPO)  # fmt: skip
+                                text=True, cwd=repo)  # fmt: skip
         assert replay.returncode == 0, replay.stderr
         client = MlflowClient(tracking.uri)
         run_id = json.loads((out / RUN_FILE).read_text())["run_id"]
@@ -233,7 +238,9 @@ def registered_weights(client: MlflowClient, tmp_path: Path, name: str, alias: s
 
 
 @pytest.mark.slow  # two server starts and an outage: minutes on a loaded machine
-def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed_registration(tmp_path):
+def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed_registration(
+    tmp_path, repo, make_job, write_eval, free_port
+):
     port = free_port()
     tracking = TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None,
                               serve=f"sqlite:///{tmp_path}/mlflow.db", registered_model=None)  # fmt: skip
@@ -242,7 +249,7 @@ def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed
     try:
         client = MlflowClient(tracking.uri)
         up = make_job(tmp_path / "up", f"tracking.uri={tracking.uri}")
-        start_run(up, {}, [], None)
+        start_run(up, {}, [], None, resumed_from=resume_checkpoint(up))
         write_eval(Path(up.output_dir), simulate_run(rng, 200, 4, [0, 0.02, 0.02, 0.02]))
         chosen = select(Path(up.output_dir))
         assert client.get_run(json.loads((Path(up.output_dir) / RUN_FILE).read_text())["run_id"]).data.tags[
@@ -250,7 +257,7 @@ def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed
         assert registered_weights(client, tmp_path, "smoke", "champion") == f"weights of step {chosen.best_step}"
         # The server goes away after the run opened: selection still finishes, registration waits in the journal.
         down = make_job(tmp_path / "down", f"tracking.uri={tracking.uri}")
-        start_run(down, {}, [], None)
+        start_run(down, {}, [], None, resumed_from=resume_checkpoint(down))
     finally:
         server.terminate()
         server.wait()
@@ -260,11 +267,11 @@ def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed
     try:
         assert len(client.search_model_versions("name='smoke'")) == 1
         replay = subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", down.output_dir],
-                                capture_output=True, text=True, cwd=REPO)  # fmt: skip
+                                capture_output=True, text=True, cwd=repo)  # fmt: skip
         assert replay.returncode == 0, replay.stderr
         assert len(client.search_model_versions("name='smoke'")) == 2
         assert registered_weights(client, tmp_path, "smoke", "champion") == f"weights of step {better.best_step}"
-        subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", down.output_dir], check=True, cwd=REPO)
+        subprocess.run([sys.executable, "-m", "openrs.tracking", "replay", down.output_dir], check=True, cwd=repo)
         assert len(client.search_model_versions("name='smoke'")) == 2  # replaying again registers nothing twice
     finally:
         server.terminate()
@@ -272,26 +279,28 @@ def test_a_server_registers_the_selected_checkpoint_and_replay_finishes_a_failed
 
 
 @pytest.mark.slow
-def test_replay_prints_no_password_of_the_store(tmp_path):
+def test_replay_prints_no_password_of_the_store(tmp_path, secret, run_openrs, make_job, free_port):
     port = free_port()
     tracking = TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None, serve=f"sqlite:///{tmp_path}/mlflow.db",
                               registered_model=None)  # fmt: skip
     server = serve(tracking)
     try:
-        job = make_job(tmp_path, f"tracking.uri=http://openrs:{SECRET}@127.0.0.1:{port}")
-        start_run(job, {}, [], None)
+        job = make_job(tmp_path, f"tracking.uri=http://openrs:{secret}@127.0.0.1:{port}")
+        start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
         RunLog(Path(job.output_dir)).finish("FINISHED")  # MLflow prints the run's link when a status is sent
         replay = run_openrs("-m", "openrs.tracking", "replay", job.output_dir)
         assert replay.returncode == 0, replay.stderr[-2000:]
-        assert "replayed" in replay.stdout and SECRET not in replay.stdout + replay.stderr
+        assert "replayed" in replay.stdout and secret not in replay.stdout + replay.stderr
     finally:
         server.terminate()
         server.wait()
 
 
-def test_a_full_disk_keeps_the_journal_whole_and_mlflow_gets_what_it_could_not_keep(tmp_path, capsys):
+def test_a_full_disk_keeps_the_journal_whole_and_mlflow_gets_what_it_could_not_keep(
+    tmp_path, capsys, make_job, small_disk
+):
     job = make_job(tmp_path)
-    start_run(job, {}, [], None)
+    start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
     out = small_disk(tmp_path / "disk", "64k")
     (out / RUN_FILE).write_text((Path(job.output_dir) / RUN_FILE).read_text())
     log = RunLog(out)

@@ -1,12 +1,10 @@
 from pathlib import Path
 
-from conftest import free_port
-
 from openrs.config.job import TrackingConfig
 from openrs.tracking.server import healthy, serve
 
 
-def test_local_server_listens_on_localhost_only(tmp_path):
+def test_local_server_listens_on_localhost_only(tmp_path, free_port):
     tracking = TrackingConfig(uri=f"http://127.0.0.1:{free_port()}", experiment=None,
                               serve=f"sqlite:///{tmp_path}/mlflow.db", registered_model=None)  # fmt: skip
     proc = serve(tracking)

@@ -2,20 +2,24 @@
 
 import pytest
 import torch
-from conftest import compose_cfg
 
-from openrs.config.load import load_job
 from openrs.train.recipe import build_trainer
 
 SAMPLING_TEMPERATURE = 0.5
 
 
-def trainer_for(tmp_path, logprob_temperature: str):
-    # beta > 0: a reference model, whose log-probabilities feed the KL term, is built and must follow too.
-    job = load_job(compose_cfg("+experiment=smoke", f"trainer.temperature={SAMPLING_TEMPERATURE}", "trainer.beta=0.04",
-                               f"trainer.logprob_temperature={logprob_temperature}", "eval.every_steps=null",
-                               "tracking=none", output_dir=str(tmp_path)))  # fmt: skip
-    return build_trainer(job)
+@pytest.fixture(scope="session")
+def trainer_for(job):
+    """trainer_for(out, logprob_temperature): the smoke job's GRPO trainer, its output folder out."""
+
+    def build(out, logprob_temperature: str):
+        # beta > 0: a reference model, whose log-probabilities feed the KL term, is built and must follow too.
+        smoke = job("+experiment=smoke", f"trainer.temperature={SAMPLING_TEMPERATURE}", "trainer.beta=0.04",
+                    f"trainer.logprob_temperature={logprob_temperature}", "eval.every_steps=null", "tracking=none",
+                    output_dir=str(out))  # fmt: skip
+        return build_trainer(smoke)
+
+    return build
 
 
 def reference_logps(model, ids: torch.Tensor, keep: int, temperature: float) -> torch.Tensor:
@@ -26,7 +30,7 @@ def reference_logps(model, ids: torch.Tensor, keep: int, temperature: float) -> 
 
 
 @pytest.mark.parametrize(("knob", "expected"), [("1.0", 1.0), ("null", SAMPLING_TEMPERATURE)])
-def test_policy_and_reference_log_probabilities_use_the_logprob_temperature(tmp_path, knob, expected):
+def test_policy_and_reference_log_probabilities_use_the_logprob_temperature(tmp_path, knob, expected, trainer_for):
     trainer = trainer_for(tmp_path, knob)
     assert trainer.temperature == SAMPLING_TEMPERATURE  # generation samples at the sampling temperature either way
     ids = torch.randint(3, trainer.processing_class.vocab_size, (2, 12), generator=torch.Generator().manual_seed(0))

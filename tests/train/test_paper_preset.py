@@ -11,9 +11,7 @@ import dataclasses
 import math
 
 import pytest
-from conftest import compose_cfg
 
-from openrs.config.load import load_job
 from openrs.train.recipe import grpo_kwargs
 
 # Paper-era value of every field that shapes training. Fields the paper-era TRL did not have carry the value that
@@ -140,18 +138,23 @@ NEWER = {"activation_checkpointing", "activation_checkpointing_kwargs"}
 PER_EXPERIMENT = {"exp1": (4096, [1.0, 2.0]), "exp2": (3584, [1.0, 2.0]), "exp3": (3584, [1.0, 2.0])}
 
 
-def grpo_config(exp: str):
-    """The GRPOConfig `python -m openrs +experiment=EXP hardware=a40x4` builds; bf16 is checked on the job's
-    arguments because transformers refuses bf16 on a machine without a GPU."""
-    from trl import GRPOConfig
+@pytest.fixture(scope="session")
+def grpo_config(job):
+    """grpo_config(exp): the GRPOConfig `python -m openrs +experiment=EXP hardware=a40x4` builds; bf16 is checked on
+    the job's arguments because transformers refuses bf16 on a machine without a GPU."""
 
-    kwargs = grpo_kwargs(load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4")))
-    assert kwargs["bf16"] is True
-    return GRPOConfig(**{**kwargs, "bf16": False})
+    def build(exp: str):
+        from trl import GRPOConfig
+
+        kwargs = grpo_kwargs(job(f"+experiment={exp}", "hardware=a40x4"))
+        assert kwargs["bf16"] is True
+        return GRPOConfig(**{**kwargs, "bf16": False})
+
+    return build
 
 
 @pytest.mark.parametrize("exp", sorted(PER_EXPERIMENT))
-def test_paper_presets_build_the_paper_era_grpo_config(exp):
+def test_paper_presets_build_the_paper_era_grpo_config(exp, grpo_config):
     config = grpo_config(exp)
     max_completion_length, reward_weights = PER_EXPERIMENT[exp]
     expected = {**PAPER_ERA, "bf16": False, "max_completion_length": max_completion_length,
@@ -175,12 +178,12 @@ def test_every_grpo_config_field_is_decided():
 
 
 @pytest.mark.parametrize("exp", sorted(PER_EXPERIMENT))
-def test_paper_presets_score_raw_logits_and_run_to_the_end(exp):
-    job = load_job(compose_cfg(f"+experiment={exp}", "hardware=a40x4"))
+def test_paper_presets_score_raw_logits_and_run_to_the_end(exp, job):
+    preset = job(f"+experiment={exp}", "hardware=a40x4")
     # The paper's TRL computed the loss's log-probabilities from the raw logits; vLLM sampled at 0.7.
-    assert (job.trainer.logprob_temperature, job.trainer.temperature) == (1.0, 0.7)
+    assert (preset.trainer.logprob_temperature, preset.trainer.temperature) == (1.0, 0.7)
     # The paper's runs went on past their peak (its logs: to step 400-500): no early stop, detection still on.
-    assert job.selection.early_stop is False and job.trainer.max_steps == 500
+    assert preset.selection.early_stop is False and preset.trainer.max_steps == 500
 
 
 def open_rs_cosine(content: str, correct: bool) -> float:
@@ -193,14 +196,14 @@ def open_rs_cosine(content: str, correct: bool) -> float:
     return low + 0.5 * (high - low) * (1.0 + cosine)
 
 
-def test_exp3_scores_the_cosine_reward_as_open_rs_did():
+def test_exp3_scores_the_cosine_reward_as_open_rs_did(job):
     from openrs.rewards.correctness import cosine
 
-    job = load_job(compose_cfg("+experiment=exp3", "hardware=a40x4"))
+    exp3 = job("+experiment=exp3", "hardware=a40x4")
     # Lengths in characters: short, past max_len where the cosine turns back up, and a 9,000-character answer.
     contents = ["t" * (n - 9) + r"\boxed{5}" for n in (120, 700, 1500, 1999, 9000)]
     for gold, correct in (("5", True), ("6", False)):
-        got = cosine(None, [[{"role": "assistant", "content": c}] for c in contents], params=job.reward,
+        got = cosine(None, [[{"role": "assistant", "content": c}] for c in contents], params=exp3.reward,
                      answer=[gold] * len(contents))  # fmt: skip
         assert got == pytest.approx([open_rs_cosine(c, correct) for c in contents], abs=1e-9)
 
@@ -222,12 +225,11 @@ def miniature_cache(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exp", sorted(REWARDS))
-def test_paper_experiment_runs_three_steps_in_miniature(exp, tmp_path, miniature_cache):
+def test_paper_experiment_runs_three_steps_in_miniature(exp, tmp_path, miniature_cache, run_openrs):
     import json
     import math
 
     import pandas as pd
-    from conftest import run_openrs
     from mlflow import MlflowClient
 
     out = tmp_path / "run"

@@ -7,10 +7,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import compose_cfg
 from transformers import Trainer
 
-from openrs.config.load import load_job
 from openrs.evaluation.stepwise import StepwiseEvaluation
 from openrs.train import recipe
 from openrs.train.preemption import Preempted, handler
@@ -44,13 +42,19 @@ def sigterm_inside(monkeypatch, owner, name: str, step_of=None, step: int = STEP
     monkeypatch.setattr(owner, name, wrapped)
 
 
-def smoke_job(tmp_path: Path, save_steps: int = 50, logging_steps: int = 50):
-    """The smoke job for 6 steps; a checkpoint or a log at STEP only when save_steps or logging_steps says so."""
-    return load_job(compose_cfg(
-        "+experiment=smoke", "trainer.max_steps=6", f"trainer.save_steps={save_steps}",
-        f"trainer.logging_steps={logging_steps}",
-        f"eval.every_steps={STEP}", "eval.benchmarks=[arithmetic:easy]", "tracking=none", output_dir=str(tmp_path),
-    ))  # fmt: skip
+@pytest.fixture(scope="session")
+def smoke_job(job):
+    """smoke_job(out, save_steps=50, logging_steps=50): the smoke job for 6 steps into out; a checkpoint or a log at
+    STEP only when save_steps or logging_steps says so."""
+
+    def smoke(out: Path, save_steps: int = 50, logging_steps: int = 50):
+        return job(
+            "+experiment=smoke", "trainer.max_steps=6", f"trainer.save_steps={save_steps}",
+            f"trainer.logging_steps={logging_steps}",
+            f"eval.every_steps={STEP}", "eval.benchmarks=[arithmetic:easy]", "tracking=none", output_dir=str(out),
+        )  # fmt: skip
+
+    return smoke
 
 
 def checkpoints(folder: Path) -> list[str]:
@@ -58,7 +62,7 @@ def checkpoints(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("moment", ["model load", "step-0 evaluation"])
-def test_a_signal_before_the_first_step_stops_with_nothing_saved(tmp_path, monkeypatch, handlers, moment):
+def test_a_signal_before_the_first_step_stops_with_nothing_saved(tmp_path, monkeypatch, handlers, moment, smoke_job):
     # While the model loads: at once. During the step-0 evaluation (rank 0's, while other ranks wait for it): once
     # it is done, every rank together, before step 1.
     if moment == "model load":
@@ -71,7 +75,9 @@ def test_a_signal_before_the_first_step_stops_with_nothing_saved(tmp_path, monke
 
 
 @pytest.mark.parametrize("moment", ["step-wise evaluation", "logging", "checkpoint write"])
-def test_a_signal_during_a_step_checkpoints_that_step_and_trains_no_other(tmp_path, monkeypatch, handlers, moment):
+def test_a_signal_during_a_step_checkpoints_that_step_and_trains_no_other(
+    tmp_path, monkeypatch, handlers, moment, smoke_job
+):
     # Only the moment's own work happens at STEP: no log at STEP during its evaluation, no checkpoint during its log.
     if moment == "step-wise evaluation":
         sigterm_inside(monkeypatch, StepwiseEvaluation, "_run", lambda args: args[1].global_step)
@@ -82,5 +88,5 @@ def test_a_signal_during_a_step_checkpoints_that_step_and_trains_no_other(tmp_pa
     else:
         sigterm_inside(monkeypatch, Trainer, "_save_checkpoint", lambda args: args[0].state.global_step)
         job = smoke_job(tmp_path, save_steps=STEP)
-    assert recipe.train(job) is None  # stopped, not finished
+    assert recipe.train(job, None) is None  # stopped, not finished
     assert checkpoints(tmp_path) == [f"checkpoint-{STEP}"] and not (tmp_path / "final").exists()

@@ -3,12 +3,10 @@ that cannot be compared refused in one line; the paper's curves as MLflow runs."
 
 import pytest
 import yaml
-from conftest import compose_cfg, run_openrs
 
-from openrs.config.load import load_job
 from openrs.evaluation.harness import ProblemResult, write_report
-from openrs.tracking.paper_runs import log_paper_runs
-from openrs.verdict.reference import paper
+from openrs.verdict.paper import paper
+from openrs.verdict.paper_runs import log_paper_runs
 
 
 def results(scores: dict[str, float]) -> list[ProblemResult]:
@@ -23,9 +21,15 @@ def results(scores: dict[str, float]) -> list[ProblemResult]:
     return rows
 
 
-def verdict(*args: str):
-    proc = run_openrs("-m", "openrs.verdict", *args)
-    return proc.returncode, proc.stdout, proc.stderr.strip()
+@pytest.fixture(scope="session")
+def verdict(run_openrs):
+    """verdict(*args): `python -m openrs.verdict ARGS`'s exit code, output and error output."""
+
+    def run(*args: str):
+        proc = run_openrs("-m", "openrs.verdict", *args)
+        return proc.returncode, proc.stdout, proc.stderr.strip()
+
+    return run
 
 
 def rows_of(report: str) -> dict[str, str]:
@@ -35,7 +39,7 @@ def rows_of(report: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("exp", ["exp1", "exp2", "exp3"])
-def test_the_papers_own_logs_as_a_run_are_consistent(tmp_path, exp):
+def test_the_papers_own_logs_as_a_run_are_consistent(tmp_path, exp, verdict):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     run_id = log_paper_runs(uri)[exp]
     assert log_paper_runs(uri)[exp] == run_id  # logged once
@@ -50,19 +54,25 @@ def test_the_papers_own_logs_as_a_run_are_consistent(tmp_path, exp):
     assert files == {"verdict.md", "verdict.csv", "verdict.png", "curves.png"}
 
 
-def run_folder(tmp_path, curve: dict[int, dict[str, float]], *overrides: str):
-    """A run folder of exp2 evaluated with eval=paper at the curve's steps (job.yaml as the job writes it)."""
-    out = tmp_path / "run"
-    job = load_job(compose_cfg("+experiment=exp2", "hardware=a40x4", "eval=paper", "eval.every_steps=50", *overrides,
-                               output_dir=str(out)))  # fmt: skip
-    out.mkdir()
-    (out / "job.yaml").write_text(yaml.safe_dump(job.model_dump()))
-    for step, scores in curve.items():
-        write_report(results(scores), out / "eval" / f"step-{step}", f"step {step}", job.eval.protocol)
-    return out
+@pytest.fixture(scope="session")
+def run_folder(job):
+    """run_folder(tmp_path, curve, *overrides): a run folder tmp_path/run of exp2 evaluated with eval=paper at the
+    curve's steps (job.yaml as the job writes it)."""
+
+    def write(tmp_path, curve: dict[int, dict[str, float]], *overrides: str):
+        out = tmp_path / "run"
+        exp2 = job("+experiment=exp2", "hardware=a40x4", "eval=paper", "eval.every_steps=50", *overrides,
+                   output_dir=str(out))  # fmt: skip
+        out.mkdir()
+        (out / "job.yaml").write_text(yaml.safe_dump(exp2.model_dump()))
+        for step, scores in curve.items():
+            write_report(results(scores), out / "eval" / f"step-{step}", f"step {step}", exp2.eval.protocol)
+        return out
+
+    return write
 
 
-def test_a_run_eight_points_lower_on_math500_is_below_there_only(tmp_path):
+def test_a_run_eight_points_lower_on_math500_is_below_there_only(tmp_path, verdict, run_folder):
     curve = {s: dict(v) for s, v in paper().curves["exp2"].items()}
     for scores in curve.values():
         scores["math500"] -= 0.08
@@ -77,7 +87,7 @@ def test_a_run_eight_points_lower_on_math500_is_below_there_only(tmp_path):
     assert table[0].startswith("benchmark,run,run_low") and len(table) == 5
 
 
-def test_the_base_model_evaluated_with_eval_paper_is_set_against_its_table_1_row(tmp_path):
+def test_the_base_model_evaluated_with_eval_paper_is_set_against_its_table_1_row(tmp_path, verdict):
     base = {b: v for b, v in paper().rows[paper().base_row].items() if b != "average"}
     write_report(results(base), tmp_path / "eval", paper().base_model, "paper")
     code, out, err = verdict(str(tmp_path / "eval"))
@@ -96,7 +106,7 @@ def test_the_base_model_evaluated_with_eval_paper_is_set_against_its_table_1_row
         ("no step", "has no evaluation at step 50 (evaluated at steps 100, 150): pass --step"),
     ],
 )
-def test_runs_that_cannot_be_compared_are_refused_in_one_line(tmp_path, case, reason):
+def test_runs_that_cannot_be_compared_are_refused_in_one_line(tmp_path, case, reason, verdict, run_folder, run_openrs):
     if case in ("smoke", "mini", "stepwise"):
         extra = {"smoke": ["+experiment=smoke"], "mini": ["+experiment=exp3", "model=r1_mini", "hardware=cpu"],
                  "stepwise": ["+experiment=exp3", "hardware=a40x4"]}[case]  # fmt: skip
@@ -114,7 +124,7 @@ def test_runs_that_cannot_be_compared_are_refused_in_one_line(tmp_path, case, re
     assert not (target / "verdict").exists()
 
 
-def test_an_evaluation_of_a_checkpoint_is_set_against_its_experiments_row(tmp_path):
+def test_an_evaluation_of_a_checkpoint_is_set_against_its_experiments_row(tmp_path, verdict, run_folder):
     run = run_folder(tmp_path, {})
     (run / "checkpoint-50").mkdir()
     write_report(results(paper().curves["exp2"][50]), tmp_path / "eval", str(run / "checkpoint-50"), "paper")

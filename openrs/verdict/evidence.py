@@ -1,4 +1,4 @@
-"""What a verdict compares: a run folder, an MLflow run or an openrs.evaluate folder, read as scores by step."""
+"""What a verdict compares: a run folder, an MLflow run or an openrs-evaluate folder, read as scores by step."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from openrs.verdict.comparison import Score
 @dataclass
 class Evaluated:
     what: str
-    """What was read, for messages: `run folder PATH`, `MLflow run ID`, `openrs.evaluate folder PATH`."""
+    """What was read, for messages: `run folder PATH`, `MLflow run ID`, `openrs-evaluate folder PATH`."""
     model: str
     """The model, as the job named it."""
     paper_model: str | None
@@ -39,14 +39,14 @@ class Evaluated:
 
 
 def read(target: str, tracking_uri: str | None = None) -> Evaluated:
-    """A run folder (it holds job.yaml), an openrs.evaluate folder (summary.csv), or else an MLflow run id."""
+    """A run folder (it holds job.yaml), an openrs-evaluate folder (summary.csv), or else an MLflow run id."""
     path = Path(target)
     if (path / JOB_FILE).is_file():
         return _run_folder(path)
     if (path / "summary.csv").is_file():
         return _evaluate_folder(path)
     if path.exists():
-        raise ValueError(f"{target} holds neither {JOB_FILE} (a run folder) nor summary.csv (an openrs.evaluate "
+        raise ValueError(f"{target} holds neither {JOB_FILE} (a run folder) nor summary.csv (an openrs-evaluate "
                          "folder)")  # fmt: skip
     return _mlflow_run(target, tracking_uri)
 
@@ -78,9 +78,9 @@ def _evaluate_folder(path: Path) -> Evaluated:
     run = Path(model).parent
     if (run / JOB_FILE).is_file():
         trained = _run_folder(run)
-        return Evaluated(f"openrs.evaluate folder {path}", f"{model} ({trained.model})", trained.paper_model, protocol,
+        return Evaluated(f"openrs-evaluate folder {path}", f"{model} ({trained.model})", trained.paper_model, protocol,
                          trained.experiment, {None: _summary(path / "summary.csv")}, None, None, path)  # fmt: skip
-    return Evaluated(f"openrs.evaluate folder {path}", model, None if model == "tiny" else model, protocol, None,
+    return Evaluated(f"openrs-evaluate folder {path}", model, None if model == "tiny" else model, protocol, None,
                      {None: _summary(path / "summary.csv")}, None, None, path)  # fmt: skip
 
 

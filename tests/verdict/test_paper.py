@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
-from openrs.verdict.reference import paper
+from openrs.verdict.paper import paper
 
 LOGS = Path(__file__).with_name("open_rs_logs")
+REPO = Path(__file__).resolve().parents[2]
 PAPER_TEXT = REPO.parent / "shared" / "paper" / "open-rs-paper.txt"
 LIGHTEVAL = {"aime24": "aime24", "math_500": "math500", "amc23": "amc23", "minerva": "minerva_math",
              "olympiadbench": "olympiadbench"}  # fmt: skip

@@ -1,7 +1,7 @@
 """Hydra callback (conf/config.yaml), each refusal one line with exit code 2: a `name` that is not one folder
 (../ would leave outputs/) and an output folder that cannot be written, before Hydra creates it and opens its
 log file there (which would fail with a traceback); a folder in use by another job, and a rerun into a folder
-that holds a run (openrs.config.rerun), before Hydra writes its .hydra/ record of the config there."""
+that holds a run (openrs.resolve.rerun), before Hydra writes its .hydra/ record of the config there."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.config.job import folder_name_problem
-from openrs.config.rerun import check_rerun
+from openrs.resolve.rerun import check_rerun
 from openrs.run_folder import claim
 
 

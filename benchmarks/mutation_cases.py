@@ -20,8 +20,8 @@ from pathlib import Path
 from openrs.grading.answers import prediction_of, prepare_gold, split_top_level
 from openrs.grading.pool import SCORES, GradingPool
 
-EVAL_DATA = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
-DEEPSCALER = Path(__file__).resolve().parents[1] / "data" / "training" / "deepscaler_preview_40315.jsonl.gz"
+EVAL_DATA = Path(__file__).resolve().parents[1] / "openrs" / "data" / "benchmarks"
+DEEPSCALER = Path(__file__).resolve().parents[1] / "openrs" / "data" / "training" / "deepscaler_preview_40315.jsonl.gz"
 BENCHMARKS = ("aime24", "amc23", "math500", "minerva_math", "olympiadbench")
 
 _UNIT_END = re.compile(r"(?:\\(?:text|mathrm|mbox|textbf)\{[^{}]*\}|\^\{?\\circ\}?)(?:\^\{?\d\}?)?$")

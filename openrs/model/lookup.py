@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 
 if TYPE_CHECKING:
     from openrs.config.job import ModelConfig

@@ -8,11 +8,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
-from openrs.config.auto_hardware import resolve_auto
-from openrs.config.errors import ConfigError
+from openrs import CONF_DIR
+from openrs.base.errors import ConfigError
 from openrs.config.job import JobConfig
+from openrs.config.reward import GradingConfig
 from openrs.config.schema import describe_errors
 from openrs.data.files import check_local_columns
+from openrs.resolve.auto_hardware import resolve_auto
 
 
 def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:
@@ -31,3 +33,12 @@ def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobCon
         raise ConfigError(hardware_refusal)
     job.batch  # noqa: B018 - raises ConfigError when the hardware cannot reach the global batch
     return job
+
+
+def default_grading() -> GradingConfig:
+    """reward.grading as conf/config.yaml sets it."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        grading = compose("config").reward.grading
+    return GradingConfig.model_validate(OmegaConf.to_container(grading, resolve=True))

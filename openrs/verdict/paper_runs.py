@@ -8,9 +8,9 @@ import yaml
 
 from openrs import CONF_DIR
 from openrs.tracking.metadata import eval_metric
-from openrs.tracking.run_log import experiment_id
+from openrs.tracking.store import experiment_id
 from openrs.verdict.comparison import one_sample_score
-from openrs.verdict.reference import paper
+from openrs.verdict.paper import paper
 
 REFERENCE_TAG = "openrs.reference"
 
