@@ -70,7 +70,7 @@ def test_a_signal_before_the_first_step_stops_with_nothing_saved(tmp_path, monke
     else:
         sigterm_inside(monkeypatch, StepwiseEvaluation, "_run", lambda args: args[1].global_step, step=0)
     with pytest.raises(Preempted, match="before training started"):
-        recipe.train(smoke_job(tmp_path, save_steps=1, logging_steps=1))
+        recipe.train(smoke_job(tmp_path, save_steps=1, logging_steps=1), None)
     assert checkpoints(tmp_path) == [] and not (tmp_path / "final").exists()
 
 
