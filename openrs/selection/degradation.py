@@ -256,11 +256,22 @@ def _sampling_error(m: RateMatrix, n: int) -> float:
 
 
 def load_run(eval_dir: Path) -> dict[int, dict[tuple[str, str], tuple[int, int]]]:
-    """Results of a run from OUTPUT_DIR/eval/step-N/per_problem.jsonl files, keyed (benchmark, id)."""
+    """Results of a run from OUTPUT_DIR/eval/step-N/per_problem.jsonl files, keyed (benchmark, id); ValueError
+    naming the file and line of a row that is not one (not JSON, a key missing, counts that are not 0 <= correct <=
+    samples)."""
     results: dict[int, dict[tuple[str, str], tuple[int, int]]] = {}
     for step, path in evaluated_steps(eval_dir, "per_problem.jsonl"):
-        rows = (json.loads(line) for line in path.read_text().splitlines())
-        results[step] = {(r["benchmark"], str(r["id"])): (r["correct"], r["samples"]) for r in rows}
+        results[step] = {}
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            try:
+                r = json.loads(line)
+                correct, samples = r["correct"], r["samples"]
+                if not (isinstance(correct, int) and isinstance(samples, int) and 0 <= correct <= samples > 0):
+                    raise ValueError(f"correct {correct!r} of {samples!r} samples")
+                results[step][(str(r["benchmark"]), str(r["id"]))] = (correct, samples)
+            except (ValueError, KeyError, TypeError) as err:
+                what = f"no {err}" if isinstance(err, KeyError) else str(err)[:100]
+                raise ValueError(f"{path}:{n}: not a per-problem result ({what}); rerun that evaluation") from None
     return results
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from openrs.base.errors import ConfigError
 from openrs.run_folder import RUN_FILE, claim
+from openrs.tracking.redaction import redact
 from openrs.tracking.run_log import RunLog
 from openrs.tracking.store import default_tracking_uri, store_uri
 from openrs.verdict.paper_runs import log_paper_runs
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "paper":
         uri = store_uri(args.tracking_uri or default_tracking_uri())
         for name, run_id in log_paper_runs(uri, args.experiment).items():
-            print(f"openrs: the paper's {name} is run {run_id} in {uri}")
+            print(f"openrs: the paper's {name} is run {run_id} in {redact(uri)}")
         return
     if not (args.output_dir / RUN_FILE).is_file():
         sys.exit(f"openrs: {args.output_dir} has no {RUN_FILE}: not the output folder of a tracked job")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import re
 import sys
 import time
@@ -144,9 +143,6 @@ class RunLog:
                 elif path.is_file():
                     self.client.log_artifact(self.run_id, str(path), r["dir"])
             elif "status" in r:
-                # MLflow prints the run's link when it ends, with the password of the store's URI in it; openrs
-                # prints its own links, redacted. (Set for the rest of this process: every run ends this way.)
-                os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
                 self.client.set_terminated(self.run_id, r["status"])
             elif "register" in r:
                 source = f"runs:/{self.run_id}/{r['folder']}"

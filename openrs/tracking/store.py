@@ -17,6 +17,11 @@ from openrs import CONF_DIR
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
+# MLflow prints a "View run" link with the store's URI, password included, when a run ends: openrs prints its own,
+# redacted (openrs.tracking.redaction). Set as soon as any openrs module reaches MLflow through this one.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
 def job_client(uri: str):
     """An MlflowClient for a job's own logging, which fails over to the journal within seconds instead of
     MLflow's default of minutes of retries (unless MLFLOW_HTTP_REQUEST_* say otherwise)."""
@@ -33,6 +38,17 @@ def store_uri(uri: str) -> str:
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         path = Path(uri.removeprefix("sqlite:///")).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    return uri
+
+
+def existing_store(uri: str) -> str:
+    """uri as store_uri makes it, for a command that only reads a store: ValueError (naming the file) when a SQLite
+    store's file does not exist, instead of creating an empty one (and its folder)."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///")).resolve()
+        if not path.is_file():
+            raise ValueError(f"no MLflow store at {path}: pass --tracking-uri of the store that holds the run")
         return f"sqlite:///{path}"
     return uri
 

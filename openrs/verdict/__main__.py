@@ -7,9 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from openrs.resolve.output_dir import unusable
 from openrs.run_folder import VERDICT_DIR
 from openrs.selection.degradation import analyse
-from openrs.tracking.store import default_tracking_uri, store_uri
+from openrs.tracking.redaction import redact
+from openrs.tracking.store import default_tracking_uri
 from openrs.verdict.comparison import compare, one_sample_results, one_sample_score
 from openrs.verdict.evidence import Evaluated, read
 from openrs.verdict.paper import Paper, paper
@@ -28,16 +30,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ref = paper()
     try:
-        run = read(args.target, store_uri(args.tracking_uri or default_tracking_uri()))
+        run = read(args.target, args.tracking_uri or default_tracking_uri())
         row, step, skipped = _judged(run, ref, args.against, args.step)
+        out = args.out or (run.folder / VERDICT_DIR if run.folder else Path("outputs") / VERDICT_DIR / args.target)
+        if problem := unusable(out):
+            raise ValueError(f"--out {out}: {problem}; choose another folder")
     except ValueError as err:
-        print(f"openrs-verdict: refused: {err}", file=sys.stderr)
+        print(f"openrs-verdict: refused: {redact(str(err))}", file=sys.stderr)
         sys.exit(2)
     rows = compare(run.steps[step], ref.rows[row], ref.problems)
     curves = _curves(run, ref, row)
     text = markdown(run.what, row, step, rows, curves, skipped)
-    out = args.out or (run.folder / VERDICT_DIR if run.folder else Path("outputs") / VERDICT_DIR / args.target)
-    files = write(out, text, rows, curves, f"{run.what} vs {row}")
+    try:
+        files = write(out, text, rows, curves, f"{run.what} vs {row}")
+    except OSError as err:
+        print(f"openrs-verdict: cannot write the verdict to {out} ({err.strerror or err}); nothing was written there: "
+              "free space or choose another folder with --out", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     print(text)
     print(f"openrs-verdict: {', '.join(f.name for f in files)} are in {out}", file=sys.stderr)
 

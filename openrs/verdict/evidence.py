@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from openrs.config.job import JobConfig, SelectionConfig
 from openrs.run_folder import JOB_FILE, eval_dir, evaluated_steps
 from openrs.selection.degradation import load_run
 from openrs.tracking.metadata import EVAL_METRIC_PREFIX, eval_metric
+from openrs.tracking.redaction import redact
+from openrs.tracking.store import existing_store, job_client
 from openrs.verdict.comparison import Score
 
 
@@ -38,8 +43,16 @@ class Evaluated:
     """Where the scores came from on disk, if anywhere."""
 
 
-def read(target: str, tracking_uri: str | None = None) -> Evaluated:
-    """A run folder (it holds job.yaml), an openrs-evaluate folder (summary.csv), or else an MLflow run id."""
+# An MLflow run id as MLflow makes them: what a target that is no folder here must look like.
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+SUMMARY_COLUMNS = ("benchmark", "pass@1", "low", "high")
+
+
+def read(target: str, tracking_uri: str) -> Evaluated:
+    """A run folder (it holds job.yaml), an openrs-evaluate folder (summary.csv), or else an MLflow run id (read from
+    tracking_uri, which is only opened for a target that looks like one). ValueError, one line naming the file and
+    the fix, for anything that cannot be read as scores: a corrupt job.yaml, summary.csv or per_problem.jsonl, a
+    score that is not a finite fraction inside its interval."""
     path = Path(target)
     if (path / JOB_FILE).is_file():
         return _run_folder(path)
@@ -48,64 +61,99 @@ def read(target: str, tracking_uri: str | None = None) -> Evaluated:
     if path.exists():
         raise ValueError(f"{target} holds neither {JOB_FILE} (a run folder) nor summary.csv (an openrs-evaluate "
                          "folder)")  # fmt: skip
-    return _mlflow_run(target, tracking_uri)
+    if not _RUN_ID.fullmatch(target):
+        raise ValueError(f"{target[:80]} is no folder here, nor an MLflow run id (32 hex digits)")
+    return _mlflow_run(target, existing_store(tracking_uri))
 
 
-def _paper_model(model: dict) -> str | None:
-    return model["name_or_path"] if model.get("scaled") is None and model["name_or_path"] != "tiny" else None
-
-
-def _describe(model: dict) -> str:
-    if model["name_or_path"] == "tiny":
-        return "openrs's tiny model"
+def _model_of(model: dict) -> tuple[str, str | None]:
+    """(how to name the model, its hub id when the scores are of that model's own weights): one decision for every
+    source, whether the job's settings were read nested (job.yaml) or flat (MLflow params)."""
+    name = str(model.get("name_or_path"))
+    if model.get("tiny") is not None or name == "tiny":
+        return "openrs's tiny model", None
     if model.get("scaled") is not None:
-        return f"{model['name_or_path']} scaled down (model.scaled, random weights)"
-    return model["name_or_path"]
+        return f"{name} scaled down (model.scaled, random weights)", None
+    return name, name
 
 
 def _run_folder(path: Path) -> Evaluated:
-    job = JobConfig.model_validate(yaml.safe_load((path / JOB_FILE).read_text()))
-    model = job.model.model_dump()
+    try:
+        job = JobConfig.model_validate(yaml.safe_load((path / JOB_FILE).read_text()))
+    except (yaml.YAMLError, ValidationError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path / JOB_FILE}: not a job openrs wrote ({str(err).splitlines()[0][:120]}); "
+                         "give the run folder as the job left it") from None  # fmt: skip
+    described, paper_model = _model_of(job.model.model_dump())
     steps = {step: _summary(summary) for step, summary in evaluated_steps(eval_dir(path), "summary.csv")}
-    return Evaluated(f"run folder {path}", _describe(model), _paper_model(model), job.eval.protocol, job.name, steps,
+    return Evaluated(f"run folder {path}", described, paper_model, job.eval.protocol, job.name, steps,
                      load_run(eval_dir(path)), job.selection, path)  # fmt: skip
 
 
 def _evaluate_folder(path: Path) -> Evaluated:
-    rows = list(csv.DictReader((path / "summary.csv").open()))
+    rows = _rows(path / "summary.csv", ("model", "protocol"))
     model, protocol = rows[0]["model"], rows[0]["protocol"] or None
+    scores = _summary(path / "summary.csv")
     # A checkpoint of a run folder (RUN/checkpoint-50, RUN/final) was trained from that run's model.
     run = Path(model).parent
     if (run / JOB_FILE).is_file():
         trained = _run_folder(run)
         return Evaluated(f"openrs-evaluate folder {path}", f"{model} ({trained.model})", trained.paper_model, protocol,
-                         trained.experiment, {None: _summary(path / "summary.csv")}, None, None, path)  # fmt: skip
-    return Evaluated(f"openrs-evaluate folder {path}", model, None if model == "tiny" else model, protocol, None,
-                     {None: _summary(path / "summary.csv")}, None, None, path)  # fmt: skip
+                         trained.experiment, {None: scores}, None, None, path)  # fmt: skip
+    described, paper_model = _model_of({"name_or_path": model})
+    return Evaluated(f"openrs-evaluate folder {path}", described, paper_model, protocol, None, {None: scores}, None,
+                     None, path)  # fmt: skip
+
+
+def _rows(path: Path, extra: tuple[str, ...] = ()) -> list[dict]:
+    """The rows of a summary.csv; ValueError naming the file when it has none or lacks a column."""
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path}: not a summary.csv openrs wrote ({err}); rerun that evaluation") from None
+    missing = [c for c in (*SUMMARY_COLUMNS, *extra) if not rows or c not in rows[0]]
+    if not rows or missing:
+        what = "no rows" if not rows else f"no column {', '.join(missing)}"
+        raise ValueError(f"{path}: {what}; a summary.csv holds {', '.join((*SUMMARY_COLUMNS, *extra))}: rerun that "
+                         "evaluation")  # fmt: skip
+    return rows
 
 
 def _summary(path: Path) -> dict[str, Score]:
-    rows = csv.DictReader(path.open())
-    return {
-        r["benchmark"]: Score(float(r["pass@1"]), float(r["low"]), float(r["high"]))
-        for r in rows
-        if r["benchmark"] != "average"
-    }
+    return {r["benchmark"]: _score(r, f"{path}, {r['benchmark']}") for r in _rows(path) if r["benchmark"] != "average"}
 
 
-def _mlflow_run(run_id: str, tracking_uri: str | None) -> Evaluated:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient(tracking_uri)
+def _score(values: dict, where: str) -> Score:
+    """A pass@1 with its interval: finite fractions, low <= pass@1 <= high; ValueError naming `where` otherwise."""
     try:
+        value, low, high = (float(values[k]) for k in ("pass@1", "low", "high"))
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: pass@1 {values.get('pass@1')!r} with interval {values.get('low')!r}-"
+                         f"{values.get('high')!r} is not a number; rerun that evaluation") from None  # fmt: skip
+    if not all(math.isfinite(x) and 0 <= x <= 1 for x in (value, low, high)) or not low <= value <= high:
+        raise ValueError(f"{where}: pass@1 {value!r} with interval {low!r}-{high!r} is not a fraction inside its "
+                         "interval; rerun that evaluation")  # fmt: skip
+    return Score(value, low, high)
+
+
+def _mlflow_run(run_id: str, tracking_uri: str) -> Evaluated:
+    try:
+        client = job_client(tracking_uri)  # fails within seconds where the store cannot be reached
         run = client.get_run(run_id)
-    except MlflowException as err:
-        raise ValueError(f"{run_id} is not a folder here, nor a run in the MLflow store {tracking_uri}: "
-                         f"{err.message}") from None  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - no such run, an unreachable server, a broken store: the same refusal
+        message = getattr(err, "message", None) or str(err)
+        raise ValueError(redact(f"{run_id} is not a folder here, nor a run in the MLflow store {tracking_uri}: "
+                                f"{message.splitlines()[0][:200] if message else type(err).__name__}")) from None
     params = run.data.params
-    scaled = params.get("model.scaled")  # MLflow params are strings: a null was logged as "None"
-    model = {"name_or_path": params.get("model.name_or_path", "?"), "scaled": None if scaled == "None" else scaled}
+    model: dict = {}  # the job's model group from its flattened params (strings; a null was logged as "None")
+    for key, value in params.items():
+        if key.startswith("model."):
+            *parents, leaf = key.removeprefix("model.").split(".")
+            node = model
+            for part in parents:
+                node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
+            node[leaf] = None if value == "None" else value
+    described, paper_model = _model_of(model)
     prefix, steps = EVAL_METRIC_PREFIX, {}
     for key in run.data.metrics:
         if key.startswith(prefix) and key.endswith("/pass_at_1"):
@@ -118,11 +166,12 @@ def _mlflow_run(run_id: str, tracking_uri: str | None) -> Evaluated:
                 bounds[b] = {m.step: m.value for m in history}
             for m in client.get_metric_history(run_id, key):
                 if m.step in bounds["low"] and m.step in bounds["high"]:
-                    steps.setdefault(m.step, {})[name] = Score(m.value, bounds["low"][m.step], bounds["high"][m.step])
+                    values = {"pass@1": m.value, "low": bounds["low"][m.step], "high": bounds["high"][m.step]}
+                    steps.setdefault(m.step, {})[name] = _score(values, f"MLflow run {run_id}, {name} at step {m.step}")
     selection = None
     if "selection.alpha" in params:
         selection = SelectionConfig.model_validate(
             {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("selection.")}
         )
-    return Evaluated(f"MLflow run {run_id}", _describe(model), _paper_model(model), params.get("eval.protocol"),
-                     params.get("name"), steps, None, selection, None)  # fmt: skip
+    return Evaluated(f"MLflow run {run_id}", described, paper_model, params.get("eval.protocol"), params.get("name"),
+                     steps, None, selection, None)  # fmt: skip

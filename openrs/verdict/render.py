@@ -4,6 +4,7 @@ evaluations, curves.png (the run's curve over the paper's per-checkpoint curve).
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,20 +57,34 @@ def _curve_sentence(who: str, d: Degradation) -> str:
 
 
 def write(out: Path, text: str, rows: list[Comparison], curves: Curves | None, title: str) -> list[Path]:
-    """The verdict's files in out; returns their paths."""
+    """The verdict's files in out; returns their paths. Each is written under a temporary name first and all are
+    moved into place once every one is whole, so a write that fails (a full disk, a read-only folder) raises
+    OSError and leaves nothing behind: no half-written file, and no folder this call made."""
+    made = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)  # the first folder made here
     out.mkdir(parents=True, exist_ok=True)
-    (out / REPORT).write_text(text)
-    with open(out / TABLE, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["benchmark", "run", "run_low", "run_high", "paper", "paper_low", "paper_high",
-                         "difference", "difference_low", "difference_high", "verdict"])  # fmt: skip
-        for r in rows:
-            writer.writerow([r.benchmark, r.run.value, r.run.low, r.run.high, r.paper.value, r.paper.low, r.paper.high,
-                             r.difference, r.low, r.high, r.verdict])  # fmt: skip
-    files = [out / REPORT, out / TABLE, _bars(out / FIGURE, rows, title)]
-    if curves is not None:
-        files.append(_curves(out / CURVES, curves, title))
-    return files
+    final = [out / REPORT, out / TABLE, out / FIGURE] + ([out / CURVES] if curves is not None else [])
+    temporary = [path.with_name(f".{path.name}.tmp{path.suffix}") for path in final]
+    try:
+        temporary[0].write_text(text)
+        with open(temporary[1], "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["benchmark", "run", "run_low", "run_high", "paper", "paper_low", "paper_high",
+                             "difference", "difference_low", "difference_high", "verdict"])  # fmt: skip
+            for r in rows:
+                writer.writerow([r.benchmark, r.run.value, r.run.low, r.run.high, r.paper.value, r.paper.low,
+                                 r.paper.high, r.difference, r.low, r.high, r.verdict])  # fmt: skip
+        _bars(temporary[2], rows, title)
+        if curves is not None:
+            _curves(temporary[3], curves, title)
+    except BaseException:
+        for path in temporary:
+            path.unlink(missing_ok=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+    for path, done in zip(temporary, final, strict=True):
+        path.replace(done)
+    return final
 
 
 def _pyplot():

@@ -1,3 +1,6 @@
+"""Redaction: URI credentials whatever the password holds, secret environment values; plain URIs untouched."""
+
+import re
 
 import pytest
 
@@ -17,3 +20,37 @@ def test_redact_removes_uri_credentials_and_secret_environment_values(monkeypatc
 def test_redact_covers_every_secret_name_pattern(monkeypatch, name, secret):
     monkeypatch.setenv(name, secret)
     assert redact(f"logged {secret} here") == "logged *** here"
+
+
+# Passwords with every character a URI's password may hold raw (SQLAlchemy takes `/`, spaces, `@` and `:`) or
+# percent-escaped.
+PASSWORDS = ["pa/ss/word", "pa ss word", "p@ss@word", "pa:ss:word", "p%40ss%2Fw%20rd%3A"]
+SCHEMES = ["http://", "https://", "postgresql+psycopg2://", "mysql://", "databricks://"]
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_no_password_survives_whatever_it_holds(scheme, password):
+    from urllib.parse import unquote
+
+    uri = f"{scheme}alice:{password}@db.example.org:5432/mlflow"
+    texts = [
+        uri,
+        f"tracking.uri={uri!r}: MLflow cannot be reached (password {unquote(password)} rejected for {uri})",
+        f"tracking:\n  uri: {uri}\n  experiment: null\n",  # the job.yaml artifact
+        f"Traceback ...\nsqlalchemy.exc.OperationalError: ({uri}) could not connect; user alice password {password}",
+    ]
+    for text in texts:
+        redacted = redact(text)
+        assert password not in redacted and unquote(password) not in redacted, redacted
+        # No piece of it either: what is left of the URI is its scheme and host.
+        assert f"{scheme}***@db.example.org:5432/mlflow" in redacted, redacted
+        assert not {piece for piece in re.split(r"[/ @:%]", unquote(password)) if len(piece) > 2} & set(
+            re.split(r"[\s'\"()/,:@]", redacted)
+        ), redacted
+
+
+@pytest.mark.parametrize("text", ["sqlite:////tmp/outputs/mlflow.db", "http://127.0.0.1:5000/#/experiments/1",
+                                  "see http://host/x, written by a@b.org", "https://[::1]:5000/api"])  # fmt: skip
+def test_uris_without_credentials_are_left_as_they_are(text):
+    assert redact(text) == text

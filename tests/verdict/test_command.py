@@ -1,6 +1,9 @@
 """openrs-verdict end to end: the paper's own curves judged consistent, a lowered benchmark judged below, runs
 that cannot be compared refused in one line; the paper's curves as MLflow runs."""
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -131,3 +134,109 @@ def test_an_evaluation_of_a_checkpoint_is_set_against_its_experiments_row(tmp_pa
     code, out, err = verdict(str(tmp_path / "eval"))
     assert code == 0, err
     assert "against the paper's Open-RS2 (50 steps)" in out and set(rows_of(out).values()) == {"consistent"}
+
+
+def test_a_scaled_model_run_in_mlflow_is_refused_as_its_run_folder_is(tmp_path, verdict, job):
+    """MLflow holds the scaled model's settings flat (model.scaled.hidden_size, ...): the same model, the same
+    refusal."""
+    from openrs.tracking.run_start import start_run
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mini = job("+experiment=exp3", "model=r1_mini", "eval=paper", f"tracking.uri={uri}", output_dir=str(tmp_path / "r"))
+    (tmp_path / "r").mkdir()
+    run_id = start_run(mini, {}, [], None, resumed_from=None)
+    code, out, err = verdict(run_id, "--tracking-uri", uri, "--out", str(tmp_path / "verdict"))
+    assert code == 2 and out == "" and "scaled down (model.scaled, random weights)" in err, err
+    assert not (tmp_path / "verdict").exists()
+
+
+SUMMARY = "benchmark,model,protocol,problems,k,pass@1,low,high\n"
+
+
+@pytest.mark.parametrize(
+    ("summary", "reason"),
+    [
+        (SUMMARY + "amc23,M,paper,40,1,nan,0.5,0.9\n", "is not a fraction inside its interval"),
+        (SUMMARY + "amc23,M,paper,40,1,1.7,0.5,0.9\n", "is not a fraction inside its interval"),
+        (SUMMARY + "amc23,M,paper,40,1,0.7,0.9,0.5\n", "is not a fraction inside its interval"),
+        (SUMMARY + "amc23,M,paper,40,1,inf,0.5,0.9\n", "is not a fraction inside its interval"),
+        (SUMMARY + "amc23,M,paper,40,1,seventy,0.5,0.9\n", "is not a number"),
+        (SUMMARY.replace("pass@1,", "") + "amc23,M,paper,40,1,0.5,0.9\n", "no column pass@1"),
+        (SUMMARY, "no rows"),
+    ],
+    ids=["nan", "above-1", "low-above-high", "inf", "text", "no-pass@1", "empty"],
+)
+def test_scores_that_are_not_fractions_inside_their_interval_are_refused_naming_the_file(tmp_path, verdict, summary,
+                                                                                          reason):
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    (folder / "summary.csv").write_text(summary.replace(",M,", f",{paper().base_model},"))
+    code, out, err = verdict(str(folder))
+    assert code == 2 and out == "", err
+    assert err.startswith(f"openrs-verdict: refused: {folder / 'summary.csv'}") and reason in err, err
+    assert err.count("\n") == 0 and not (folder / "verdict").exists()
+
+
+@pytest.mark.parametrize("broken", ["job.yaml", "per_problem.jsonl"])
+def test_a_corrupt_run_folder_file_is_refused_naming_it(tmp_path, verdict, run_folder, broken):
+    run = run_folder(tmp_path, {50: paper().curves["exp2"][50]})
+    path = run / "job.yaml" if broken == "job.yaml" else run / "eval" / "step-50" / "per_problem.jsonl"
+    path.write_text("{not: [valid\n" if broken == "job.yaml" else '{"benchmark": "amc23", "id": 1}\n')
+    code, out, err = verdict(str(run))
+    assert code == 2 and out == "" and err.startswith(f"openrs-verdict: refused: {path}"), err
+    assert err.count("\n") == 0 and not (run / "verdict").exists()
+
+
+@pytest.mark.parametrize("where", ["proc", "file", "dev-full", "read-only", "16k"])
+def test_an_out_folder_that_cannot_hold_the_verdict_is_refused_and_nothing_is_left(tmp_path, verdict, run_folder,
+                                                                                    small_disk, where):
+    run = run_folder(tmp_path, {50: paper().curves["exp2"][50]})
+    if where == "file":
+        (out := tmp_path / "a-file").write_text("mine")
+    elif where == "read-only":  # a read-only mount (root ignores a folder's mode)
+        out = small_disk(tmp_path / "ro", "1M")
+        subprocess.run(["mount", "-o", "remount,ro", str(out)], check=True)
+    elif where == "16k":
+        out = small_disk(tmp_path / "small", "16k") / "verdict"
+    else:
+        out = Path({"proc": "/proc/openrs-verdict", "dev-full": "/dev/full"}[where])
+    code, out_text, err = verdict(str(run), "--out", str(out))
+    assert code == 2 and out_text == "" and err.count("\n") == 0 and "Traceback" not in err, err
+    assert f"{out}" in err
+    if where == "16k":
+        assert not out.exists() and not list(out.parent.iterdir())  # no half-written file, no folder
+    if where == "file":
+        assert out.read_text() == "mine"
+
+
+def test_a_target_that_is_neither_a_folder_nor_a_run_id_creates_no_store(tmp_path, verdict, run_openrs):
+    proc = run_openrs("-m", "openrs.verdict", "does/not/exist", cwd=tmp_path)
+    assert proc.returncode == 2 and "is no folder here, nor an MLflow run id" in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir())  # no outputs/mlflow.db
+    proc = run_openrs("-m", "openrs.verdict", "0" * 32, cwd=tmp_path)
+    assert proc.returncode == 2 and "no MLflow store at" in proc.stderr and not list(tmp_path.iterdir()), proc.stderr
+
+
+@pytest.mark.parametrize("password", ["SECRET/pw", "SECRET pw", "SECRET@pw", "SECRET:pw"])
+def test_a_store_password_never_reaches_the_console(tmp_path, verdict, run_openrs, free_port, password):
+    """An unreachable store (port 9 refuses at once) for the verdict, and a real `mlflow server` for the paper's
+    runs, whose own "View run" links would carry the password."""
+    from urllib.parse import quote
+
+    from openrs.config.job import TrackingConfig
+    from openrs.tracking.server import serve
+
+    code, out, err = verdict("0" * 32, "--tracking-uri", f"http://alice:{password}@127.0.0.1:9")
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 0, err
+    assert "SECRET" not in out + err and "pw" not in err.replace("pwd", ""), err
+    port = free_port()
+    server = serve(TrackingConfig(uri=f"http://127.0.0.1:{port}", experiment=None, serve=f"sqlite:///{tmp_path}/m.db",
+                                  registered_model=None))  # fmt: skip
+    try:
+        uri = f"http://alice:{quote(password, safe='')}@127.0.0.1:{port}"
+        proc = run_openrs("-m", "openrs.tracking", "paper", "--tracking-uri", uri)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.count("openrs: the paper's") == 3 and "SECRET" not in proc.stdout + proc.stderr
+    finally:
+        server.terminate()
+        server.wait()
