@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     run_dir = Path(args.run)
     if not (run_dir / JOB_FILE).is_file():
         run_dir = run_dir_of(args.run, store_uri(args.tracking_uri or default_tracking_uri()))
-    if select(run_dir) is None:
+    if select(run_dir, holds_folder=False) is None:
         sys.exit(1)
 
 

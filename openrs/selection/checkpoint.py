@@ -7,12 +7,14 @@ the evaluated samples) are reported beside it at each evaluated step. Written to
 selection.json, selection.md and degradation.png (score by step in the style of the paper's Figure 2), and
 for a tracked job into its MLflow run: tags selection.*, metrics best/*, the files and eval reports as
 artifacts, and the selected checkpoint as a version of the registered model, whose alias (selection.alias,
-`champion`) points at the registered version with the best score.
+`champion`) points at the registered version with the best score among those evaluated alike (openrs.tracking.registry).
+`openrs-select` on a folder whose job is still training writes the files only: the job logs and registers at its end.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import fnmatch
 import json
 import sys
@@ -21,12 +23,13 @@ from pathlib import Path
 
 import yaml
 
-from openrs.config.job import JobConfig, ModelConfig
+from openrs.config.job import EvalConfig, JobConfig, ModelConfig
 from openrs.model.card import write_model_card
 from openrs.model.loading import model_path
 from openrs.run_folder import (
     COMPLETE_MARKER,
     JOB_FILE,
+    LOCK_FILE,
     RUN_FILE,
     SELECTION_FIGURE,
     SELECTION_JSON,
@@ -41,6 +44,7 @@ from openrs.run_folder import (
 )
 from openrs.selection.degradation import Degradation, analyse, load_run
 from openrs.tracking.metadata import eval_metric
+from openrs.tracking.registry import EVAL_SET_TAG
 
 PRECURSORS = {
     "completions/clipped_ratio": "at length cap",
@@ -169,6 +173,29 @@ def markdown(s: Selection) -> str:
     return "\n".join(lines) + "\n"
 
 
+def eval_set(evaluation: EvalConfig) -> str:
+    """What a score of this evaluation means, as a short stable string: the benchmarks (sorted) with their samples
+    per problem, the protocol and the sampling settings. Scores are comparable only between equal strings."""
+    benchmarks = ",".join(f"{b}*{evaluation.samples_for(b)}" for b in sorted(evaluation.benchmarks))
+    return (f"{benchmarks} protocol={evaluation.protocol} temperature={evaluation.temperature!r} "
+            f"top_p={evaluation.top_p!r} max_new_tokens={evaluation.max_new_tokens}")  # fmt: skip
+
+
+def in_use_by(run_dir: Path) -> str | None:
+    """The process holding run_dir (openrs.run_folder.claim: a job still training there, or a replay), as its lock
+    file names it; None when no live process holds it."""
+    try:
+        lock = open(run_dir / LOCK_FILE)  # noqa: SIM115 - closed below, which also drops the probe's lock
+    except FileNotFoundError:
+        return None
+    with lock:
+        try:  # a shared lock is refused only while a holder has its exclusive one; closing the file drops ours
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock.read().strip() or "another process"
+    return None
+
+
 def _track(run_dir: Path, job: JobConfig, s: Selection, files: list[Path]) -> None:
     from openrs.tracking.run_log import RunLog
 
@@ -176,6 +203,7 @@ def _track(run_dir: Path, job: JobConfig, s: Selection, files: list[Path]) -> No
     log.set_tags({
         "selection.best_step": s.best_step, "selection.earliest_tied_step": s.earliest_tied_step,
         "selection.onset_step": "none" if s.onset_step is None else s.onset_step, "selection.checkpoint": s.checkpoint,
+        EVAL_SET_TAG: eval_set(job.eval),  # the registry compares this version only with versions of the same set
     })  # fmt: skip
     log.log_metrics({"best/score": s.best_score, "best/score_low": s.best_low, "best/score_high": s.best_high,
                      "best/step": s.best_step}, step=s.best_step)  # fmt: skip
@@ -208,9 +236,11 @@ def model_files(checkpoint: Path) -> list[Path]:
     return sorted(p for p in files if not any(fnmatch.fnmatch(p.name, pattern) for pattern in TRAINING_STATE))
 
 
-def select(run_dir: Path) -> Selection | None:
+def select(run_dir: Path, *, holds_folder: bool = True) -> Selection | None:
     """Analyse run_dir's step-wise evaluations, write the selection files and, for a tracked job, log them
-    to its MLflow run and register the checkpoint; None when the run has no step-wise evaluations."""
+    to its MLflow run and register the checkpoint; None when the run has no step-wise evaluations. holds_folder:
+    the caller is the job that holds run_dir (at its end); an analysis from outside (openrs-select) passes False,
+    and then a folder still in use gets the files only, since its job logs and registers its own selection."""
     job = JobConfig.model_validate(yaml.safe_load((run_dir / JOB_FILE).read_text()))
     results = load_run(eval_dir(run_dir))
     if not results:
@@ -226,8 +256,15 @@ def select(run_dir: Path) -> Selection | None:
     (run_dir / SELECTION_MD).write_text(markdown(selection))
     figure = plot(run_dir, analysis, table, f"{job.name}: {run_dir.name}")
     print(markdown(selection), file=sys.stderr)
-    if (run_dir / RUN_FILE).is_file():
-        _track(run_dir, job, selection, [run_dir / SELECTION_JSON, run_dir / SELECTION_MD, figure])
+    if not (run_dir / RUN_FILE).is_file():
+        return selection
+    # Not while the job goes on: its champion would be a checkpoint of a run that may still degrade, and the
+    # journal is the job's to write.
+    if not holds_folder and (holder := in_use_by(run_dir)) is not None:
+        print(f"openrs: {run_dir} is still training ({LOCK_FILE} held by {holder}): selected, not logged to MLflow or "
+              "registered; run openrs-select again when it ends", file=sys.stderr)  # fmt: skip
+        return selection
+    _track(run_dir, job, selection, [run_dir / SELECTION_JSON, run_dir / SELECTION_MD, figure])
     return selection
 
 
