@@ -13,7 +13,7 @@ from collections import Counter
 from openrs.base.errors import ConfigError
 from openrs.config.job import DataConfig, DataSourceConfig, JobConfig
 from openrs.data.arithmetic import problems
-from openrs.data.files import check_row, local_file, read_rows
+from openrs.data.files import check_row, local_file, quoted_keys, read_rows
 
 
 def source_rows(path: str, split: str) -> list[dict]:
@@ -34,7 +34,7 @@ def load_rows(source: DataSourceConfig, problem_column: str, answer_column: str)
         columns = list(rows[0]) if rows else []
         if missing := {problem_column, answer_column} - set(columns):
             raise ConfigError(
-                f"data: {source.path} has no column {sorted(missing)}; its columns are {columns}: "
+                f"data: {source.path} has no column {sorted(missing)}; its columns are {quoted_keys(columns)}: "
                 f"set data.problem_column / data.answer_column"
             )
     for i, row in enumerate(rows, 1):

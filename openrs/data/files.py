@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +97,20 @@ def numbered_rows(path: Path) -> Iterator[tuple[str, Any]]:
         raise ConfigError(f"{path}: cannot be read as a {path.name.partition('.')[2]} file ({err})") from None
 
 
+def quoted(value: Any) -> str:
+    """repr(value) for a message, a long one (over 80 characters) by its first 60 and its length: a 2 MB value or
+    key is quoted by its start, not as a 2 MB line."""
+    shown = repr(value)
+    return shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown)} characters)"
+
+
+def quoted_keys(keys: Iterable[Any]) -> str:
+    """A row's column names for a message, each quoted(), the first 20 of them and then their count."""
+    keys = list(keys)
+    more = f", ... ({len(keys)} columns)" if len(keys) > 20 else ""
+    return f"[{', '.join(quoted(k) for k in keys[:20])}{more}]"
+
+
 def check_row(row: Any, where: str, problem_column: str, answer_column: str) -> None:
     """Raise ConfigError unless row is an object with problem text and an answer column (a null or empty answer
     is allowed: such rows are dropped and counted when the mix is built)."""
@@ -105,13 +119,12 @@ def check_row(row: Any, where: str, problem_column: str, answer_column: str) -> 
                           f"not {type(row).__name__}")  # fmt: skip
     for key, column in (("problem_column", problem_column), ("answer_column", answer_column)):
         if column not in row:
-            raise ConfigError(f"{where}: no data.{key}={column!r} column; this row has {list(row)}: fix the row "
-                              f"or set data.{key}")  # fmt: skip
+            raise ConfigError(f"{where}: no data.{key}={column!r} column; this row has {quoted_keys(row)}: fix the "
+                              f"row or set data.{key}")  # fmt: skip
     problem = row[problem_column]
     if not isinstance(problem, str) or not problem.strip():
-        shown = repr(problem)  # a 2 MB value is quoted by its start, not as a 2 MB line
-        shown = shown if len(shown) <= 80 else f"{shown[:60]}... ({len(shown)} characters)"
-        raise ConfigError(f"{where}: {problem_column!r} is {shown}, not a problem's text: fix or remove the row")
+        raise ConfigError(f"{where}: {problem_column!r} is {quoted(problem)}, not a problem's text: fix or remove the "
+                          "row")  # fmt: skip
 
 
 def check_local_columns(data: DataConfig) -> None:

@@ -25,9 +25,11 @@ def main(cfg: DictConfig) -> None:
     try:
         job = load_job(cfg)
         from openrs.data.benchmark import load_benchmark
+        from openrs.model.lookup import check_available
 
         for name in job.eval.benchmarks:  # a bad file fails here, before the model loads
             load_benchmark(name)
+        check_available(job.model)  # a corrupt or weightless model folder too, before anything is written
     except ConfigError as err:
         print(f"openrs-evaluate: {err}", file=sys.stderr)
         sys.exit(2)

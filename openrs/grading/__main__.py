@@ -4,17 +4,19 @@
 
 Each gold answer is written into a completion as `\\boxed{ANSWER}` and graded by the same path as
 training rewards (openrs.grading.answers rules + math-verify in the grading pool). A row that does not come out
-`correct` is listed with its outcome; exit code 1 when any row fails.
+`correct` is listed with its outcome; exit code 1 when any row fails, 2 (one line naming the file, nothing graded)
+when a file cannot be read, holds no rows or has a row without the answer column.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 from pathlib import Path
 
+from openrs.base.errors import ConfigError
+from openrs.data.files import numbered_rows, quoted_keys
 from openrs.grading.answers import prediction_of, prepare_gold
 from openrs.grading.pool import GradingPool
 from openrs.resolve.load import default_grading
@@ -22,19 +24,28 @@ from openrs.resolve.load import default_grading
 ID_KEYS = ("id", "unique_id", "idx", "index")
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Rows of a .jsonl file (one JSON object per line)."""
-    with path.open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+def read_rows(path: Path, answer_column: str) -> list[dict]:
+    """Rows of a data file (.jsonl, .jsonl.gz, .json or .parquet, as openrs.data.files reads them). ConfigError
+    naming the file (and line) when it cannot be read, holds no rows, or a row has no answer_column."""
+    rows = []
+    for where, row in numbered_rows(path):
+        if not isinstance(row, dict) or answer_column not in row:
+            has = f"columns {quoted_keys(row)}" if isinstance(row, dict) else f"a {type(row).__name__}, not an object"
+            raise ConfigError(f"{where}: no {answer_column!r} column (the row has {has}): fix the row, or name the "
+                              "column with --answer-column")  # fmt: skip
+        rows.append(row)
+    if not rows:
+        raise ConfigError(f"{path}: no rows (the file is empty or blank): give a file of rows with an "
+                          f"{answer_column!r} column")  # fmt: skip
+    return rows
 
 
 def row_id(row: dict, position: int) -> object:
     return next((row[k] for k in ID_KEYS if k in row), position)
 
 
-def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 512) -> tuple[int, list[tuple]]:
-    """Rows in the file, and (row id, gold answer, outcome) for each whose gold answer is not graded correct."""
-    rows = read_rows(path)
+def check_file(path: Path, rows: list[dict], pool: GradingPool, answer_column: str, batch: int = 512) -> list[tuple]:
+    """(row id, gold answer, outcome) for each row of the file whose gold answer is not graded correct."""
     failures = []
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
@@ -45,16 +56,21 @@ def check_file(path: Path, pool: GradingPool, answer_column: str, batch: int = 5
                 failures.append((row_id(row, start + offset), row[answer_column], outcome))
         print(f"\r{path.name}: {min(start + batch, len(rows))}/{len(rows)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return len(rows), failures
+    return failures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="openrs-gold-check", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path, help=".jsonl files with an answer column")
+    parser.add_argument("files", nargs="+", type=Path, help=".jsonl (.jsonl.gz, .json, .parquet) files of rows")
     parser.add_argument("--answer-column", default="answer")
     parser.add_argument("--timeout-s", type=float, help="hard bound per answer, seconds (default: conf/)")
     parser.add_argument("--workers", type=int, help="grading processes (default: conf/, CPU cores)")
     args = parser.parse_args(argv)
+    try:  # every file read and checked before the table starts: a bad one is one line, exit 2
+        files = [(path, read_rows(path, args.answer_column)) for path in args.files]
+    except ConfigError as err:
+        print(f"openrs: {err}", file=sys.stderr)
+        return 2
     g = default_grading()
     pool = GradingPool(args.workers or g.workers, args.timeout_s or g.timeout_s, g.memory_mb, g.max_answer_chars)
     total_failed = 0
@@ -62,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     failed_rows = []
     try:
-        for path in args.files:
-            rows, failures = check_file(path, pool, args.answer_column)
+        for path, rows in files:
+            failures = check_file(path, rows, pool, args.answer_column)
             total_failed += len(failures)
-            ok = rows - len(failures)
-            print(f"| {path.name} | {rows} | {ok} ({ok / rows:.1%}) | {len(failures)} |")
+            ok = len(rows) - len(failures)
+            print(f"| {path.name} | {len(rows)} | {ok} ({ok / len(rows):.1%}) | {len(failures)} |")
             failed_rows.extend((path.name, *f) for f in failures)
     finally:
         pool.close()

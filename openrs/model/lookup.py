@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 # builds a scaled-down copy from them offline.
 ARCHITECTURES = Path(__file__).parent / "architectures"
 SHIPPED_MODELS = {"deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": ARCHITECTURES / "r1-distill-qwen-1.5b"}
+# The files transformers loads a model's weights from, whole or sharded (with their *.index.json): a local model
+# folder without any is refused before the run folder is made, not after the MLflow run opened.
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin", "*.index.json")
 # Vocabulary of the tiny model's byte-level tokenizer (openrs.model.tiny), rounded up: its size only needs to be small.
 _TINY_VOCAB = 300
 
@@ -49,9 +52,25 @@ def architecture_dir(name_or_path: str, revision: str = "main") -> Path | None:
 
 
 def architecture(name_or_path: str, revision: str = "main") -> dict[str, Any] | None:
-    """The model's config.json (see architecture_dir); None when it is not on this machine."""
+    """The model's config.json (see architecture_dir); None when it is not on this machine. ConfigError (one line,
+    naming the file) when it is not a JSON object."""
     found = architecture_dir(name_or_path, revision)
-    return json.loads((found / "config.json").read_text()) if found is not None else None
+    return _read_config(found / "config.json", name_or_path) if found is not None else None
+
+
+def _read_config(config: Path, name: str) -> dict[str, Any]:
+    """config.json of model.name_or_path=name; ConfigError naming the file when it is not a JSON object (a
+    cut-short or hand-edited config fails here in a line, not deep inside transformers after seconds)."""
+    try:
+        parsed = json.loads(config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        at = f" (line {err.lineno}, column {err.colno}: {err.msg})" if isinstance(err, json.JSONDecodeError) else ""
+        raise ConfigError(f"model.name_or_path={name}: {config} is not valid JSON{at}; download the model "
+                          "again") from None  # fmt: skip
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"model.name_or_path={name}: {config} holds a JSON {type(parsed).__name__}, not a "
+                          "model's config (an object); download the model again")  # fmt: skip
+    return parsed
 
 
 def parameter_count(config: dict[str, Any]) -> int:
@@ -69,7 +88,8 @@ def parameter_count(config: dict[str, Any]) -> int:
 
 def estimated_parameters(model: dict[str, Any]) -> int | None:
     """Parameter count of a composed `model` group (a plain dict, before validation); None when its
-    architecture is not on this machine."""
+    architecture is not on this machine or its config.json lacks a size parameter_count reads. ConfigError when
+    that config.json is not a JSON object."""
     if tiny := model.get("tiny"):
         shape = {"vocab_size": _TINY_VOCAB, "tie_word_embeddings": True, "hidden_size": tiny["hidden_size"],
                  "intermediate_size": tiny["intermediate_size"], "num_hidden_layers": tiny["num_layers"],
@@ -78,13 +98,17 @@ def estimated_parameters(model: dict[str, Any]) -> int | None:
     config = architecture(str(model.get("name_or_path", "")), str(model.get("revision") or "main"))
     if config is None:
         return None
-    return parameter_count({**config, **{k: v for k, v in (model.get("scaled") or {}).items() if k != "seed"}})
+    try:
+        return parameter_count({**config, **{k: v for k, v in (model.get("scaled") or {}).items() if k != "seed"}})
+    except (KeyError, TypeError, ZeroDivisionError):  # another layout, or a hand-edited config: of unknown size
+        return None
 
 
 def check_available(model: ModelConfig) -> None:
     """Raise ConfigError, naming the model and the fixes, when its weights cannot be had: a local directory that
-    does not exist, or a hub id that is neither in the Hugging Face cache nor reachable (in seconds, not after
-    the hub client's retries). Built models (tiny, scaled) need only their architecture."""
+    does not exist, whose config.json is corrupt or which holds no weights (WEIGHT_FILES), or a hub id that is
+    neither in the Hugging Face cache nor reachable (in seconds, not after the hub client's retries). Built models
+    (tiny, scaled) need only their architecture."""
     name = model.name_or_path
     if model.tiny is not None:
         return
@@ -98,15 +122,13 @@ def check_available(model: ModelConfig) -> None:
         if not config.is_file():
             raise ConfigError(f"model.name_or_path={name}: no model directory there (a folder with config.json and "
                               "weights); give the path of a downloaded model or a hub id")  # fmt: skip
-        try:  # a cut-short or hand-edited config fails here in a line, not deep inside transformers after seconds
-            parsed = json.loads(config.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            at = f" (line {err.lineno}, column {err.colno}: {err.msg})" if isinstance(err, json.JSONDecodeError) else ""
-            raise ConfigError(f"model.name_or_path={name}: {config} is not valid JSON{at}; download the model "
-                              "again") from None  # fmt: skip
-        if not isinstance(parsed, dict) or "model_type" not in parsed:
+        if "model_type" not in _read_config(config, name):
             raise ConfigError(f"model.name_or_path={name}: {config} has no model_type, so transformers cannot "
                               "build the model; download the model again")  # fmt: skip
+        if not any(next(config.parent.glob(pattern), None) for pattern in WEIGHT_FILES):
+            raise ConfigError(f"model.name_or_path={name}: {config.parent} has a config.json but no weights (none of "
+                              f"{', '.join(WEIGHT_FILES)}): download the model again, or give a checkpoint folder "
+                              "that a run saved")  # fmt: skip
         return
     if _cached(name, "config.json", model.revision) is not None:
         return

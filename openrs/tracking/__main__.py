@@ -12,14 +12,16 @@ status. The argument is an experiment name (all its runs), a sweep's parent run 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from openrs.base.errors import ConfigError
-from openrs.run_folder import RUN_FILE, claim
-from openrs.tracking.redaction import redact
+from openrs.base.redaction import redact
+from openrs.data.files import quoted
+from openrs.run_folder import JOURNAL, RUN_FILE, claim
 from openrs.tracking.run_log import RunLog
-from openrs.tracking.store import default_tracking_uri, store_uri
+from openrs.tracking.store import default_tracking_uri, store_lock, store_uri
 from openrs.verdict.paper_runs import log_paper_runs
 
 
@@ -34,20 +36,43 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "paper":
         uri = store_uri(args.tracking_uri or default_tracking_uri())
-        for name, run_id in log_paper_runs(uri, args.experiment).items():
+        # One command at a time per SQLite store: a new store's tables are created once, and a second command finds
+        # the first's runs instead of logging them twice.
+        with store_lock(uri):
+            runs = log_paper_runs(uri, args.experiment)
+        for name, run_id in runs.items():
             print(f"openrs: the paper's {name} is run {run_id} in {redact(uri)}")
         return
-    if not (args.output_dir / RUN_FILE).is_file():
-        sys.exit(f"openrs: {args.output_dir} has no {RUN_FILE}: not the output folder of a tracked job")
     try:
+        _check_replayable(args.output_dir)  # before the folder is claimed: nothing is written to a folder refused
         with claim(args.output_dir, "openrs-tracking replay"):  # not while a job (or a replay) writes the journal
             count = RunLog(args.output_dir).replay()
-    except ConfigError as err:  # the folder is in use
+    except ConfigError as err:  # not a tracked job's folder, a corrupt journal, or the folder is in use
         print(f"openrs: {err}", file=sys.stderr)
         sys.exit(2)
     except RuntimeError as err:
         sys.exit(f"openrs: {err}")
     print(f"openrs: replayed {count} journal records into the run; nothing it already held was logged twice")
+
+
+def _check_replayable(folder: Path) -> None:
+    """ConfigError, naming the file and the fix, unless folder holds a tracked job's run file (a JSON object with
+    run_id and tracking_uri, as openrs.tracking.run_start writes it) and its journal."""
+    run_file = folder / RUN_FILE
+    if not run_file.is_file():
+        raise ConfigError(f"{folder} has no {RUN_FILE}: not the output folder of a tracked job; give the folder of a "
+                          "job that logged to MLflow")  # fmt: skip
+    text = run_file.read_text(encoding="utf-8", errors="replace")
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        info = None
+    if not isinstance(info, dict) or not all(isinstance(info.get(k), str) for k in ("run_id", "tracking_uri")):
+        raise ConfigError(f"{run_file} holds {quoted(text)}, not a JSON object with run_id and tracking_uri: "
+                          'write it again as {"tracking_uri": "URI", "run_id": "RUN_ID"} of the job\'s MLflow '
+                          "run")  # fmt: skip
+    if not (folder / JOURNAL).is_file():
+        raise ConfigError(f"{folder} has no {JOURNAL}: its job logged nothing, so there is nothing to replay")
 
 
 def report(argv: list[str] | None = None) -> None:

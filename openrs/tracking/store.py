@@ -18,7 +18,7 @@ EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 # MLflow prints a "View run" link with the store's URI, password included, when a run ends: openrs prints its own,
-# redacted (openrs.tracking.redaction). Set as soon as any openrs module reaches MLflow through this one.
+# redacted (openrs.base.redaction). Set as soon as any openrs module reaches MLflow through this one.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
@@ -33,9 +33,9 @@ def job_client(uri: str):
 
 
 def store_uri(uri: str) -> str:
-    """uri with a relative SQLite path made absolute (and its folder created), so that every process of a
-    job, whatever its working directory, writes the same file."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+    """uri with a relative SQLite path made absolute, so that every process of a job, whatever its working
+    directory, writes the same file; a SQLite store's folder is created."""
+    if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///")).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
@@ -66,14 +66,18 @@ def artifact_root(store: str) -> Path:
 
 @contextlib.contextmanager
 def store_lock(uri: str):
-    """Jobs running side by side that open a new SQLite store together race on creating its tables (MLflow's
-    migrations): one at a time, through a lock file beside it."""
+    """Processes side by side that open a new SQLite store together race on creating its tables (MLflow's
+    migrations; `duplicate column name`): one at a time, through a lock on the store's folder, which writes
+    nothing there (the folder is the user's)."""
     if not uri.startswith("sqlite:///"):
         yield
         return
-    with open(uri.removeprefix("sqlite:///") + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    folder = os.open(Path(uri.removeprefix("sqlite:///")).parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def experiment_id(client, name: str, uri: str) -> str:

@@ -170,6 +170,14 @@ def test_every_row_of_a_local_source_is_checked_before_the_job_starts(tmp_path, 
         job(source(empty))
 
 
+def test_a_2_mb_key_is_quoted_by_its_start(tmp_path, job):
+    path = write_jsonl(tmp_path / "d.jsonl", GOOD[:3] + [{"k" * 2_000_000: "4+1", "answer": "5"}])
+    with pytest.raises(ConfigError) as err:
+        job(source(path))
+    shown = f"this row has [{'k' * 59!r}"[:-1] + "... (2000002 characters), 'answer']: fix the row"
+    assert shown in str(err.value) and len(str(err.value)) < 400
+
+
 def test_a_malformed_line_is_named_by_file_and_line(tmp_path, job):
     lines = [json.dumps(r) for r in GOOD]
     lines[20] = '{"problem": "21+1", "answer": '

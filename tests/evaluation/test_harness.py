@@ -1,7 +1,9 @@
 """Estimators against hand-computed cases, interval coverage by simulation, benchmark loading and reports."""
 
 import json
+import os
 import random
+import shutil
 
 import pytest
 
@@ -115,3 +117,24 @@ def test_evaluate_cli_rejects_a_broken_benchmark_before_loading_a_model(tmp_path
                       f"hydra.run.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 2 and f"{bad}:1: empty `answer`" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [(None, "has a config.json but no weights (none of *.safetensors, pytorch_model*.bin, *.index.json)"),
+     ('{"model_type": "qwen2", "hidden_size": ', "config.json is not valid JSON (line 1, column 40: Expecting value)")],
+)  # fmt: skip
+def test_evaluate_cli_refuses_a_corrupt_model_folder_in_one_line(tmp_path, run_openrs, config, message):
+    from openrs.model.lookup import SHIPPED_MODELS
+
+    model = tmp_path / "model"  # a config.json and a tokenizer, no weights: the shipped architecture
+    shutil.copytree(SHIPPED_MODELS["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"], model)
+    if config is not None:
+        (model / "config.json").write_text(config)
+    out = tmp_path / "out"
+    proc = run_openrs("-m", "openrs.evaluation", "+experiment=smoke", "model.tiny=null", f"model.name_or_path={model}",
+                      f"hydra.run.dir={out}")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"openrs-evaluate: model.name_or_path={model}: ")
+    assert message in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr[-2000:]
+    assert set(os.listdir(out)) <= {"__main__.log", ".hydra"}  # Hydra's record only: no results

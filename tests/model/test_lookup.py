@@ -2,6 +2,7 @@
 cannot be had."""
 
 import re
+import shutil
 
 import pytest
 
@@ -56,3 +57,37 @@ def test_a_corrupt_local_model_is_named_before_anything_loads(tmp_path, config, 
     expected = f"model.name_or_path={tmp_path}: {tmp_path / 'config.json'} {message}"
     with pytest.raises(ConfigError, match=re.escape(expected)):
         check_available(model)
+
+
+def test_a_local_model_folder_without_weights_is_refused_and_one_with_them_passes(tmp_path, job):
+    shutil.copytree(SHIPPED_MODELS[R1], tmp_path / "model")  # config.json and tokenizer, no weights
+    model = job(f"model.name_or_path={tmp_path / 'model'}", "model=r1_distill_qwen_1p5b").model
+    expected = (f"model.name_or_path={model.name_or_path}: {tmp_path / 'model'} has a config.json but no weights "
+                "(none of *.safetensors, pytorch_model*.bin, *.index.json): download the model again")  # fmt: skip
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        check_available(model)
+    for weights in ("model.safetensors", "pytorch_model-00001-of-00002.bin", "model.safetensors.index.json"):
+        (tmp_path / "model" / weights).write_bytes(b"")
+        check_available(model)
+        (tmp_path / "model" / weights).unlink()
+
+
+def test_a_training_job_on_a_folder_without_weights_stops_before_anything_is_written(tmp_path, run_openrs):
+    shutil.copytree(SHIPPED_MODELS[R1], tmp_path / "model")
+    model, out, store = tmp_path / "model", tmp_path / "run", tmp_path / "mlflow.db"
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", "model.tiny=null", f"model.name_or_path={model}",
+                      f"hydra.run.dir={out}", f"tracking.uri=sqlite:///{store}")  # fmt: skip
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"openrs: model.name_or_path={model}: ") and "no weights" in proc.stderr
+    assert not (out / "job.yaml").exists() and not store.exists()
+
+
+def test_the_size_of_a_corrupt_config_is_refused_in_one_line_and_an_unknown_layout_is_of_unknown_size(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "hidden_size": ')
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'config.json'} is not valid JSON (line 1, column")):
+        estimated_parameters({"name_or_path": str(tmp_path)})
+    (tmp_path / "config.json").write_text('["qwen2"]')
+    with pytest.raises(ConfigError, match="holds a JSON list, not a model's config"):
+        estimated_parameters({"name_or_path": str(tmp_path)})
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2", "n_embd": 768}')
+    assert estimated_parameters({"name_or_path": str(tmp_path)}) is None
