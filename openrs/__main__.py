@@ -17,14 +17,17 @@ from typing import NoReturn
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from openrs import CONF_DIR
+from openrs import CONF_DIR, TRAINING_CONFIG
 from openrs.base.errors import ConfigError
+from openrs.base.redaction import redact
 from openrs.config.job import JobConfig
 from openrs.model.lookup import estimated_parameters
 from openrs.resolve.auto_hardware import vllm_cpu_prepacks
 from openrs.resolve.load import load_job
-from openrs.resolve.rerun import check_rerun
+from openrs.resolve.output_dir import remove_unused
+from openrs.resolve.rerun import check_owned, check_rerun
 from openrs.run_folder import (
+    FINAL_DIR,
     JOB_FILE,
     PRUNED_MARKER,
     SELECTION_MD,
@@ -86,7 +89,7 @@ CPU_VLLM_CANNOT_TRAIN = {
 }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=TRAINING_CONFIG)
 def main(cfg: DictConfig) -> float | None:
     _started["job"] = True
     # From here a signal is held until the folder, job.yaml and MLflow run are written, then stops the job.
@@ -108,6 +111,7 @@ def main(cfg: DictConfig) -> float | None:
         # checkpoint stops the job before its folder is made.
         checkpoint = resume_checkpoint(job)
         # The folder is this job's until it ends (another job there stops here), and its run is never mixed.
+        check_owned(Path(job.output_dir))
         folder = claim(Path(job.output_dir), f"openrs job {job.name}")
     except ConfigError as err:
         _fail(err, 2)
@@ -130,6 +134,7 @@ def _run(job: JobConfig, checkpoint: Path | None) -> float | None:
         return None
     run_log, finished_before = _open_run(job, checkpoint) if job.tracking.uri is not None else (None, False)
     _write_job(job)
+    (out / PRUNED_MARKER).unlink(missing_ok=True)  # a pruned trial's, resumed: only this job's pruner says now
     if (slurm_job := _record_slurm_attempt(out)) is not None and run_log is not None:
         run_log.set_tags({"openrs.slurm_job_id": slurm_job})
     requeue = _on_slurm_warning()
@@ -170,7 +175,9 @@ def _run(job: JobConfig, checkpoint: Path | None) -> float | None:
         if run_log is not None:
             # A rerun of a finished run (resume=true on its folder) never changes its status.
             run_log.finish("FINISHED" if finished_before else status)
-    print(f"openrs: done; checkpoints, the final model and {SELECTION_MD} are in {out}")
+    written = [what for what, name in (("checkpoints", "checkpoint-*"), ("the final model", FINAL_DIR),
+                                       (SELECTION_MD, SELECTION_MD)) if any(out.glob(name))]  # fmt: skip
+    print(f"openrs: done; {out} holds {', '.join(written) or 'no checkpoint'}")
     # Hydra hands the return value to sweepers: the selected checkpoint's score is what a search maximises.
     return selection.best_score if selection is not None else None
 
@@ -229,7 +236,8 @@ def _fail(err: Exception, code: int) -> NoReturn:
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         raise err
-    print(f"openrs: {err}", file=sys.stderr)
+    remove_unused(Path(HydraConfig.get().runtime.output_dir))
+    print(f"openrs: {redact(str(err))}", file=sys.stderr)
     sys.exit(code)
 
 

@@ -9,7 +9,6 @@ here too.
       mlflow_run.json        the MLflow store and run of a tracked job (openrs.tracking)
       mlflow_journal.jsonl   everything logged to MLflow, written first (openrs.tracking)
       mlflow_journal.RUN_ID.jsonl   the journal of a run that a resumed job replaced (openrs.tracking)
-      mlflow/job.yaml        job.yaml without secrets, as uploaded to the run (openrs.tracking)
       checkpoint-N/          the trainer's checkpoint after step N; complete once trainer_state.json parses
       eval/step-N/           the step-wise evaluation after step N (openrs.evaluation.stepwise): per_problem.jsonl,
                              summary.csv, report.md
@@ -23,6 +22,7 @@ here too.
       preempted              SIGTERM stopped training after a checkpoint (openrs.train, openrs.train.launch)
       pruned                 the Optuna study pruned the job (openrs.selection.pruning)
       error.txt              a failed job's error, in a sweep (openrs.tracking.sweep_summary)
+      .hydra/, __main__.log  Hydra's record of the job: its config, overrides and log
     SWEEP_DIR/mlflow_parent.json   the sweep's parent MLflow run (openrs.tracking)
 """
 
@@ -39,6 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import yaml
+
 from openrs.base.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -49,7 +51,6 @@ JOB_FILE = "job.yaml"
 RUN_FILE = "mlflow_run.json"
 JOURNAL = "mlflow_journal.jsonl"
 PARENT_FILE = "mlflow_parent.json"
-REDACTED_DIR = "mlflow"
 EVAL_DIR = "eval"
 RANKS_DIR = "ranks"
 FINAL_DIR = "final"
@@ -63,6 +64,14 @@ PREEMPTED_MARKER = "preempted"
 PRUNED_MARKER = "pruned"
 ERROR_FILE = "error.txt"
 SLURM_JOBS = "slurm_jobs.txt"
+HYDRA_DIR, HYDRA_LOG = ".hydra", "__main__.log"
+# What a job writes before its job.yaml (Hydra's record, the lock, its MLflow run; a sweep's error.txt when it
+# failed that early): a folder holding anything else without a job.yaml is not a run folder openrs made.
+_BEFORE_JOB_FILE = {LOCK_FILE, HYDRA_DIR, HYDRA_LOG, RUN_FILE, JOURNAL, ERROR_FILE}
+_NAMES = _BEFORE_JOB_FILE | {JOB_FILE, EVAL_DIR, RANKS_DIR, FINAL_DIR, MODEL_CARD, SELECTION_JSON, SELECTION_MD,
+                             SELECTION_FIGURE, VERDICT_DIR, PREEMPTED_MARKER, PRUNED_MARKER, SLURM_JOBS}  # fmt: skip
+# Top-level keys every openrs job config has (JobConfig, and Hydra's .hydra/config.yaml of it).
+_JOB_KEYS = {"name", "model", "trainer", "resume", "output_dir"}
 
 _CHECKPOINT, _EVAL_STEP = "checkpoint-", "step-"
 
@@ -136,27 +145,83 @@ def resume_checkpoint(job: JobConfig) -> Path | None:
     return found
 
 
-def claim(folder: Path, holder: str) -> IO[str]:
-    """Lock folder for this process and return the open lock file: the folder is this process's for as long
-    as the file stays open, and the kernel releases it when the process ends, however it ends (a lock left by a
-    dead process is free again). The file names the holder (`holder`, process, host, start time). ConfigError
-    naming the current holder when another process has the folder. Creates folder."""
+class Claim:
+    """A run folder held by this process (claim): the folder is this process's until release() (or the end of a
+    `with` block) removes its lock file, or until the process ends, however it ends: the kernel then frees the
+    lock, and a lock file left by a dead process is taken over."""
+
+    def __init__(self, lock: IO[str]):
+        self._lock = lock
+
+    def release(self) -> None:
+        """Give the folder up and remove its lock file (removed while still held, so no other process can be
+        holding the file that is removed)."""
+        if not self._lock.closed:
+            Path(self._lock.name).unlink(missing_ok=True)
+            self._lock.close()
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def claim(folder: Path, holder: str) -> Claim:
+    """Lock folder for this process: the lock file names the holder (`holder`, process, host, start time).
+    ConfigError naming the current holder when another process has the folder. Creates folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    lock = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 - held open for as long as the folder is this process's
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        current = lock.read().strip() or "another process"
+    path = folder / LOCK_FILE
+    while True:
+        lock = open(path, "a+")  # noqa: SIM115 - held open for as long as the folder is this process's
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            current = lock.read().strip() or "another process"
+            lock.close()
+            raise ConfigError(f"{folder} is in use by {current}: a run folder takes one job at a time; wait for it "
+                              "to end, or choose another folder (hydra.run.dir=...)") from None  # fmt: skip
+        try:  # the holder before us may have released (removed) the file between our open and our lock
+            if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         lock.close()
-        raise ConfigError(f"{folder} is in use by {current}: a run folder takes one job at a time; wait for it to "
-                          "end, or choose another folder (hydra.run.dir=...)") from None  # fmt: skip
     lock.seek(0)
     lock.truncate()
     since = datetime.now().astimezone().isoformat(timespec="seconds")
     lock.write(f"{holder} (process {os.getpid()} on {socket.gethostname()}, since {since})\n")
     lock.flush()
-    return lock
+    return Claim(lock)
+
+
+def not_openrs(folder: Path) -> str | None:
+    """Why folder is not a run folder openrs made ('it holds notes.txt, data'; 'its job.yaml is not an openrs
+    job'), or None: it does not exist, is empty, or holds only what a job writes (the names above, job.yaml and
+    Hydra's .hydra/config.yaml being openrs job configs)."""
+    if not folder.is_dir():
+        return None
+    names = {p.name for p in folder.iterdir()}
+    strangers = sorted(n for n in names if n not in _NAMES and checkpoint_step(folder / n) is None
+                       and not (n.startswith("mlflow_journal.") and n.endswith(".jsonl")))  # fmt: skip
+    if not (folder / JOB_FILE).is_file():
+        strangers += sorted(names - _BEFORE_JOB_FILE - set(strangers))
+    if strangers:
+        shown = ", ".join(strangers[:4]) + (f" and {len(strangers) - 4} more" if len(strangers) > 4 else "")
+        return f"it holds {shown}" + ("" if (folder / JOB_FILE).is_file() else f" and no {JOB_FILE}")
+    for config in (folder / JOB_FILE, folder / HYDRA_DIR / "config.yaml"):
+        if config.exists() and not _is_job_config(config):
+            return f"its {config.relative_to(folder)} is not an openrs job's config"
+    return None
+
+
+def _is_job_config(path: Path) -> bool:
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(config, dict) and _JOB_KEYS <= set(config)
 
 
 def trained_here(folder: Path) -> list[str]:

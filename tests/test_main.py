@@ -217,3 +217,69 @@ def test_a_name_that_is_not_one_folder_is_refused_before_any_folder_is_made(tmp_
         f"openrs: name={name}: a name is one folder under outputs/ (and an MLflow experiment): no / or \\, not . or .."
     )
     assert list(tmp_path.rglob("*")) == [work]  # not outputs/, not ../escaped
+
+
+@pytest.mark.parametrize(
+    "env, problem",
+    [
+        ({}, "name=${oc.env:OPENRS_TEST_NAME}: cannot be resolved (KeyError raised while resolving interpolation: "
+             "\"Environment variable 'OPENRS_TEST_NAME' not found\"); set what it refers to, or pass name=NAME"),
+        ({"OPENRS_TEST_NAME": "a\nb"}, "name='a\\nb': a name is one line of printable characters: no newline, tab "
+                                       "or other control character"),
+    ],
+)  # fmt: skip
+def test_a_name_that_cannot_be_resolved_or_spans_lines_is_one_line_and_no_folder(tmp_path, env, problem, run_openrs):
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", "name=${oc.env:OPENRS_TEST_NAME}", "dry_run=true",
+                      cwd=work, env=env)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr == f"openrs: {problem}\n", proc.stderr[-2000:]
+    assert list(tmp_path.rglob("*")) == [work]
+
+
+@pytest.mark.parametrize("override, shown", [("reward.grading.timeout_s=1e300", "1e+300"),
+                                             ("reward.grading.timeout_s=1e-9", "1e-09"),
+                                             ("trainer.learning_rate=1e308", "1e+308")])  # fmt: skip
+def test_a_value_past_its_bound_stops_the_job_before_it_trains(override, shown, tmp_path, run_openrs):
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", override, f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"openrs: invalid config:\n  {override.split('=')[0]}={shown}: Input should be ")
+    assert not (tmp_path / "job.yaml").exists()
+
+
+def test_an_output_dir_that_is_a_file_is_one_line_and_exit_2(tmp_path, run_openrs):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("kept")
+    proc = run_openrs("-m", "openrs", "+experiment=smoke", f"output_dir={a_file}", "dry_run=true",
+                      f"hydra.run.dir={tmp_path}/run")  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr == (
+        f"openrs: output_dir={a_file}: a file is there, not a folder; choose another folder\n"
+    ), proc.stderr[-2000:]
+    assert a_file.read_text() == "kept"
+
+
+def test_a_refused_job_leaves_no_folder_and_a_dry_run_no_lock_or_empty_log(tmp_path, run_openrs):
+    refused = run_openrs("-m", "openrs", "+experiment=smoke", "trainer.global_batch_size=7",
+                         f"hydra.run.dir={tmp_path}/new/a/b")  # fmt: skip
+    assert refused.returncode == 2 and "global_batch_size=7" in refused.stderr, refused.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []  # not even new/: Hydra's folders go with the refusal
+    (tmp_path / "kept").mkdir()  # a folder that was there before stays
+    refused = run_openrs("-m", "openrs", "+experiment=smoke", "trainer.global_batch_size=7",
+                         f"hydra.run.dir={tmp_path}/kept/b")  # fmt: skip
+    assert refused.returncode == 2 and list(tmp_path.iterdir()) == [tmp_path / "kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+    planned = run_openrs("-m", "openrs", "+experiment=smoke", "dry_run=true", f"hydra.run.dir={tmp_path}/plan")
+    assert planned.returncode == 0 and {p.name for p in (tmp_path / "plan").iterdir()} == {".hydra", "job.yaml"}
+
+
+@pytest.mark.parametrize("password", ["SECRET/pw", "SECRET pw", "SECRET@pw", "SECRET:pw"])
+@pytest.mark.parametrize("where", ["tracking.uri=http://alice:{password}@127.0.0.1:9",
+                                   "tracking.serve=postgresql://alice:{password}@db/mlflow"])  # fmt: skip
+def test_a_tracking_uri_with_a_password_is_refused_before_anything_is_written(tmp_path, run_openrs, password, where):
+    # The run folder would keep it in job.yaml, .hydra/ and mlflow_run.json: the credentials belong in the env.
+    for mode in ([], ["-m"]):
+        job = run_openrs("-m", "openrs", *mode, "+experiment=smoke", where.format(password=password),
+                         f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep")  # fmt: skip
+        assert job.returncode == 2 and job.stderr.count("\n") == 1, job.stderr[-2000:]
+        assert "holds a password" in job.stderr and "MLFLOW_TRACKING_PASSWORD" in job.stderr
+        assert "SECRET" not in job.stdout + job.stderr and not list(tmp_path.iterdir())

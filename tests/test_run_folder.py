@@ -64,3 +64,4 @@ def test_a_folder_is_held_by_one_process_and_freed_when_it_dies(tmp_path, run_op
     # The dead holder's lock is free: the next process takes the folder over and names itself.
     with claim(tmp_path, "the next job"):
         assert (tmp_path / "run.lock").read_text().startswith("the next job (process ")
+    assert not (tmp_path / "run.lock").exists()  # released: no stale lock file left

@@ -70,7 +70,7 @@ def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
 # nothing imports. README's "Layout" section draws the same order.
 LAYERS = (
     "openrs",  # the package root: its version, conf/ and cache folders
-    "base",  # the user-facing error, process and collective helpers, the Optuna trial's contract
+    "base",  # the user-facing error, redaction, process and collective helpers, the Optuna trial's contract
     "config",  # the typed schemas of every config group
     "run_folder",  # the name of every file in a run folder
     "data",  # training data and evaluation benchmarks
@@ -78,7 +78,7 @@ LAYERS = (
     "grading",  # answer rules and the bounded grading pool
     "resolve",  # a composed config made into a validated job (hardware=auto, reruns, output folders)
     "rewards",  # reward functions over grading
-    "tracking",  # MLflow runs, journal, redaction, sweep summaries
+    "tracking",  # MLflow runs, journal, sweep summaries
     "evaluation",  # benchmark harness, generation backends, estimators, the step-wise callback
     "selection",  # degradation statistics, checkpoint choice, early stop, pruning
     "train",  # the GRPO recipe, launch, preemption

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from openrs.base.errors import ConfigError
 from openrs.config.schema import Schema
@@ -115,9 +115,7 @@ def plan_batch(global_batch: int, world_size: int, max_per_device: int) -> Batch
     )
 
 
-class AutoHardwareConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
+class AutoHardwareConfig(Schema):
     layouts: dict[int, str] = Field(min_length=1)
     """Fewest GPUs -> the hardware preset used from that many GPUs up; a colocate preset takes every GPU found."""
     cpu_max_parameters: float = Field(gt=0)

@@ -11,12 +11,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from openrs.base.redaction import holds_password, redact
 from openrs.config.hardware import BatchPlan, HardwareConfig, plan_batch
 from openrs.config.reward import RewardConfig
 from openrs.config.schema import Schema
 
 # A data path `arithmetic:LEVEL` is generated problems (openrs.data.arithmetic), not a file.
 GENERATED_PREFIX = "arithmetic:"
+
+# AdamW moves every weight by about the learning rate each step, whatever the gradient's size. At 1.0 that is
+# already far beyond fine-tuning (the presets and sweeps use 1e-7 to 1e-3) yet still finite: the smoke job finishes
+# its steps; at 1e308 the weights stop being finite and sampling fails at step 2.
+MAX_LEARNING_RATE = 1.0
 
 
 class TinyModelConfig(Schema):
@@ -36,8 +42,8 @@ class TinyModelConfig(Schema):
     """Context in tokens (characters)."""
     warm_start_steps: int = Field(ge=0)
     """Supervised steps on generated arithmetic before RL."""
-    warm_start_lr: float = Field(gt=0)
-    """Learning rate of the warm start."""
+    warm_start_lr: float = Field(gt=0, le=MAX_LEARNING_RATE)
+    """Learning rate of the warm start (AdamW)."""
     warm_start_batch: int = Field(gt=0)
     """Problems per warm-start step."""
     warm_start_problems: int = Field(gt=0)
@@ -160,7 +166,7 @@ class LengthConfig(Schema):
 
 
 class TrainerConfig(Schema):
-    learning_rate: float = Field(gt=0)
+    learning_rate: float = Field(gt=0, le=MAX_LEARNING_RATE)
     """Peak learning rate of AdamW."""
     lr_scheduler_type: Literal["cosine_with_min_lr", "cosine", "linear", "constant", "constant_with_warmup"]
     """Learning-rate schedule (transformers' names); `constant` ignores warmup_ratio."""
@@ -267,6 +273,15 @@ class EvalConfig(Schema):
         return self.samples_per_benchmark.get(benchmark, self.samples)
 
 
+def password_refusal(uri: str) -> str:
+    """Why a tracking URI holding a password is refused (the URI redacted)."""
+    return (f"{redact(uri)} holds a password, which the run folder would keep in plain text (the job's config, "
+            "Hydra's record, the MLflow run's file): give the URI without it, and the credentials in the "
+            "environment, which MLflow and the database drivers read and openrs never writes: "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (http, https), PGPASSWORD or ~/.pgpass "
+            "(postgresql), ?read_default_file=~/.my.cnf (mysql)")  # fmt: skip
+
+
 class TrackingConfig(Schema):
     uri: str | None
     """MLflow tracking URI (`sqlite:///file.db`, relative to the working directory, or `http://host:port`);
@@ -279,6 +294,13 @@ class TrackingConfig(Schema):
     never starts one."""
     registered_model: str | None
     """Model registry name for selected checkpoints; null uses the experiment name."""
+
+    @field_validator("uri", "serve")
+    @classmethod
+    def _no_password(cls, uri: str | None) -> str | None:
+        if uri is not None and holds_password(uri):
+            raise ValueError(password_refusal(uri))
+        return uri
 
     @model_validator(mode="after")
     def _serve_locally(self) -> TrackingConfig:
@@ -315,10 +337,20 @@ class SelectionConfig(Schema):
 MAX_STEPWISE_EVALUATIONS = 101
 
 
+# Longest file name Linux file systems take (NAME_MAX), bytes of UTF-8: a longer name fails as Hydra makes the folder.
+MAX_FOLDER_NAME_BYTES = 255
+
+
 def folder_name_problem(name: str) -> str | None:
     """Why `name` cannot be a job's name (one folder under outputs/, and an MLflow experiment), else None."""
     if "/" in name or "\\" in name or name in (".", ".."):
         return "a name is one folder under outputs/ (and an MLflow experiment): no / or \\, not . or .."
+    # str.isprintable is False for newlines (\u2028 too), tabs and other control or format characters: a folder
+    # name with one breaks every log line and listing that shows it.
+    if not name.isprintable():
+        return "a name is one line of printable characters: no newline, tab or other control character"
+    if (size := len(name.encode())) > MAX_FOLDER_NAME_BYTES:
+        return f"a name is one folder, at most {MAX_FOLDER_NAME_BYTES} bytes (UTF-8) long; this one has {size}"
     return None
 
 
@@ -326,7 +358,8 @@ class JobConfig(Schema):
     """One composed openrs job, validated."""
 
     name: str = Field(min_length=1)
-    """Experiment name: MLflow experiment and output folder (one folder under outputs/: no / or \\, not . or ..)."""
+    """Experiment name: MLflow experiment and output folder (one folder under outputs/: no / or \\, not . or ..; one
+    line of printable characters, at most 255 bytes of UTF-8)."""
     seed: int
     """Seed of the trainer (TrainingArguments.seed: sampling, data order, dropout), of step-wise evaluation's and
     openrs-evaluate's sampling, and of curation's draws and judge; training-data draws use data.seed."""

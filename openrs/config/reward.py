@@ -47,8 +47,17 @@ class LanguageConfig(Schema):
     """Language whose script share of the completion is rewarded."""
 
 
+# Bounds of reward.grading.timeout_s, seconds. Below MIN the bound cuts off ordinary answers: self-grading
+# Minerva-Math's gold answers on a 2-core machine (python -m openrs.grading, 2 workers) timed out 27% of them at
+# 0.1 s, 4% at 0.5 s, 1.5% at 1 s, none at 2 s; at 1e-9 every answer and gold is skipped and training goes on with
+# no accuracy reward. Above MAX one hung completion holds up a training step for over an hour; and the pool's
+# wait cannot take more than 2^31 ms (about 24.8 days: OverflowError at the first reward).
+MIN_GRADING_TIMEOUT_S = 1.0
+MAX_GRADING_TIMEOUT_S = 3600.0
+
+
 class GradingConfig(Schema):
-    timeout_s: float = Field(gt=0)
+    timeout_s: float = Field(ge=MIN_GRADING_TIMEOUT_S, le=MAX_GRADING_TIMEOUT_S)
     """Hard bound on grading one completion (parse + verify), seconds; one still grading then scores as wrong."""
     workers: int | None = Field(gt=0)
     """Grading worker processes; null = number of CPU cores."""

@@ -21,11 +21,14 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return key
 
 
-def describe_errors(err: ValidationError) -> str:
+def describe_errors(err: ValidationError, under: str = "") -> str:
+    """The ConfigError message of a validation error: one line per problem, each naming its key, dotted from the
+    top of the job (a schema validated on its own, such as hardware.auto, passes its place in `under`)."""
     lines = []
     for e in err.errors():
         # Model-level validators put their full sentence in msg; field errors get key = value prefix.
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = (under, *loc) if under else loc
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "value_error":
             lines.append(msg if not loc else f"{_dotted(loc)}: {msg}")

@@ -15,9 +15,12 @@ import subprocess
 from typing import Any
 
 from omegaconf import OmegaConf
+from pydantic import ValidationError
 
 from openrs import CONF_DIR
+from openrs.base.errors import ConfigError
 from openrs.config.hardware import AutoHardwareConfig
+from openrs.config.schema import describe_errors
 from openrs.model.lookup import estimated_parameters
 
 
@@ -75,17 +78,23 @@ def vllm_cpu_prepacks(cpuinfo: str | None = None, env: dict[str, str] | None = N
 def resolve_auto(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The composed job with `hardware: {auto: ...}` replaced by the preset chosen for this machine, merged over
     the network settings every preset shares (other jobs unchanged), and the reason to refuse the job, if any: no
-    GPU and a model too large (or of unknown size) for a CPU. The caller raises it after the rest of the job
-    validated, so a typo is reported before hardware."""
+    GPU and a model too large (or of unknown size) for a CPU, or whose config.json is corrupt. The caller raises it
+    after the rest of the job validated, so a typo is reported before hardware."""
     hardware = raw.get("hardware")
     if not isinstance(hardware, dict) or "auto" not in hardware:
         return raw, None
-    auto = AutoHardwareConfig.model_validate(hardware["auto"])
+    try:  # here, not with the job's schema: the preset chosen below replaces these keys
+        auto = AutoHardwareConfig.model_validate(hardware["auto"])
+    except ValidationError as err:
+        raise ConfigError(describe_errors(err, under="hardware.auto")) from None
     gpus, how = detect_gpus()
     refusal = None
     if gpus == 0:
-        params = estimated_parameters(raw.get("model") or {})
-        if params is None or params > auto.cpu_max_parameters:
+        try:
+            params = estimated_parameters(raw.get("model") or {})
+        except ConfigError as err:  # a corrupt config.json: its one line, raised like any refusal (curation goes on)
+            refusal = str(err)
+        if refusal is None and (params is None or params > auto.cpu_max_parameters):
             size = "is of unknown size" if params is None else f"has {params / 1e9:.2f}B parameters"
             model = (raw.get("model") or {}).get("name_or_path")
             refusal = (

@@ -1,8 +1,9 @@
 """Loading a composed config into a JobConfig, with every check that runs before anything heavy imports: the
-schemas, hardware=auto, the local data files' columns and the batch split."""
+schemas, hardware=auto, the output folder, the local data files' columns and the batch split."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -15,6 +16,7 @@ from openrs.config.reward import GradingConfig
 from openrs.config.schema import describe_errors
 from openrs.data.files import check_local_columns
 from openrs.resolve.auto_hardware import resolve_auto
+from openrs.resolve.output_dir import unusable
 
 
 def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobConfig:
@@ -28,6 +30,10 @@ def load_job(cfg: DictConfig | dict[str, Any], *, trains: bool = True) -> JobCon
         job = JobConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(describe_errors(err)) from None
+    # An output_dir set apart from Hydra's run folder (which the UsableOutputDir callback checked) is first
+    # written when the job claims it, after its checks: a file or a read-only place there would end in a traceback.
+    if problem := unusable(Path(job.output_dir)):
+        raise ConfigError(f"output_dir={job.output_dir}: {problem}; choose another folder")
     check_local_columns(job.data)
     if hardware_refusal is not None and trains:
         raise ConfigError(hardware_refusal)

@@ -5,6 +5,7 @@ that holds a run (openrs.resolve.rerun), before Hydra writes its .hydra/ record 
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -13,10 +14,28 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from openrs import TRAINING_CONFIG
 from openrs.base.errors import ConfigError
-from openrs.config.job import folder_name_problem
-from openrs.resolve.rerun import check_rerun
-from openrs.run_folder import claim
+from openrs.base.redaction import holds_password
+from openrs.config.job import folder_name_problem, password_refusal
+from openrs.resolve.rerun import check_owned, check_rerun
+from openrs.run_folder import HYDRA_DIR, HYDRA_LOG, JOB_FILE, LOCK_FILE, claim, not_openrs, trained_here
+
+# The outermost folder Hydra was about to make for this run (None: hydra.run.dir existed): a job refused before it
+# wrote anything takes it away again (remove_unused). Set by UsableOutputDir, in the job's own process.
+_made_for_run: dict[str, Path | None] = {"top": None}
+
+
+def remove_unused(out: Path) -> None:
+    """Remove the folders Hydra made for the run at out when they hold nothing but Hydra's record of it (.hydra/,
+    its log) and the job's lock: a refused job leaves no folder. Folders that existed before are never touched."""
+    top = _made_for_run["top"]
+    if top is None or not out.is_relative_to(top):
+        return
+    for path in top.rglob("*"):
+        if path.is_file() and path.parent.name != HYDRA_DIR and path.name not in (HYDRA_LOG, LOCK_FILE):
+            return
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def unusable(path: Path) -> str | None:
@@ -43,13 +62,39 @@ class UsableOutputDir(Callback):
 
     def _check_name(self, config: DictConfig) -> None:
         # Before Hydra makes outputs/${name}/...: a name with ../ in it would put the folder outside outputs/.
-        if "name" in config and (problem := folder_name_problem(str(config.name))):
-            print(f"openrs: name={config.name}: {problem}", file=sys.stderr)
+        if "name" not in config:
+            return
+        try:
+            name = str(config.name)
+        except OmegaConfBaseException as err:  # name='${oc.env:UNSET}': Hydra would fail on the folder's path
+            raw = OmegaConf.to_container(OmegaConf.masked_copy(config, ["name"]), resolve=False)["name"]
+            print(f"openrs: name={raw}: cannot be resolved ({str(err).splitlines()[0]}); set what it refers to, "
+                  "or pass name=NAME", file=sys.stderr)  # fmt: skip
+            sys.exit(2)
+        if problem := folder_name_problem(name):
+            shown = name if name.isprintable() else repr(name)  # a newline in it would split the one line
+            print(f"openrs: name={shown}: {problem}", file=sys.stderr)
             sys.exit(2)
 
+    def _check_passwords(self, config: DictConfig) -> None:
+        # Before Hydra records the overrides and config in .hydra/ (the job's own check comes after that).
+        for key in ("tracking.uri", "tracking.serve"):
+            try:
+                uri = OmegaConf.select(config, key)
+            except OmegaConfBaseException:  # an interpolation only the job can resolve: the job decides
+                continue
+            if isinstance(uri, str) and holds_password(uri):
+                print(f"openrs: {key}={password_refusal(uri)}", file=sys.stderr)
+                sys.exit(2)
+
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._check_passwords(config)
         self._check_name(config)
         self._check("hydra.run.dir", config.hydra.run.dir)
+        top = Path(config.hydra.run.dir).absolute()
+        while not top.parent.exists():
+            top = top.parent
+        _made_for_run["top"] = None if top.exists() else top
         # The job checks both again once it holds the folder; this earlier look keeps a running job's or a
         # finished run's .hydra/ as it was.
         raw = OmegaConf.to_container(config, resolve=False)
@@ -57,7 +102,9 @@ class UsableOutputDir(Callback):
         if "resume" not in raw or not folder.is_dir():  # a command that does not train, or a new folder
             return
         try:
-            claim(folder, "openrs (a look before the job starts)").close()
+            if config.hydra.job.config_name == TRAINING_CONFIG:  # evaluation's folder holds other files
+                check_owned(folder)
+            claim(folder, "openrs (a look before the job starts)").release()
             composed = OmegaConf.to_container(
                 OmegaConf.create({k: v for k, v in raw.items() if k not in ("hydra", "output_dir")}), resolve=True
             )
@@ -69,5 +116,25 @@ class UsableOutputDir(Callback):
             sys.exit(2)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._check_passwords(config)
         self._check_name(config)
         self._check("hydra.sweep.dir", config.hydra.sweep.dir)
+        if config.hydra.job.config_name == TRAINING_CONFIG:
+            self._check_sweep_dir(config)
+
+    def _check_sweep_dir(self, config: DictConfig) -> None:
+        # Hydra writes each job's .hydra/ before the job can look, so the jobs' folders are checked here: a literal
+        # hydra.sweep.subdir, or the numbered folders of the default ${hydra:job.num}.
+        sweep, subdir = Path(config.hydra.sweep.dir), str(OmegaConf.to_container(config.hydra.sweep)["subdir"])
+        jobs = [sweep / subdir] if "${" not in subdir else sorted(sweep.glob("[0-9]*"))
+        resume, problem = OmegaConf.select(config, "resume") is True, None
+        if (sweep / JOB_FILE).exists() or trained_here(sweep):
+            problem = "it is a run's folder; a sweep's folder holds a folder per job"
+        for job in jobs:
+            if problem is None and (foreign := not_openrs(job)):
+                problem = f"{job.name}/ is not a run folder openrs made ({foreign})"
+            if problem is None and not resume and (trained := trained_here(job)):
+                problem = f"{job.name}/ holds a run ({', '.join(trained[-2:])}): resume=true continues its sweep"
+        if problem:
+            print(f"openrs: hydra.sweep.dir={sweep}: {problem}; or choose another folder", file=sys.stderr)
+            sys.exit(2)

@@ -1,5 +1,5 @@
-"""One folder, one run: a job may write a folder that holds a run only to resume it, and only with the config
-that made it, apart from what may change when a run goes on (RESUMABLE)."""
+"""One folder, one run: a job writes only a new or empty folder or a run folder openrs made, and one that holds a
+run only to resume it, with the config that made it apart from what may change when a run goes on (RESUMABLE)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ from typing import Any
 import yaml
 
 from openrs.base.errors import ConfigError
-from openrs.run_folder import JOB_FILE, trained_here
+from openrs.run_folder import JOB_FILE, not_openrs, trained_here
 
 # Keys (or key prefixes, ending in ".") a resumed run may change: how long it goes on, how it is evaluated,
 # watched and stopped, and where it runs. Everything else shapes what is trained (README: Reruns and resume).
 RESUMABLE = ("trainer.max_steps", "trainer.save_steps", "trainer.logging_steps", "trainer.log_completions", "eval.",
              "tracking.", "selection.", "hardware.", "resume", "dry_run", "output_dir")  # fmt: skip
+
+
+def check_owned(out: Path) -> None:
+    """ConfigError when out holds anything a job did not write (run_folder.not_openrs): a user's folder is never
+    written into, not even a lock file."""
+    if problem := not_openrs(out):
+        raise ConfigError(f"{out} is not a run folder openrs made ({problem}): a job writes only into a new or "
+                          "empty folder or its own run folder; choose another (hydra.run.dir=...); nothing was "
+                          "changed")  # fmt: skip
 
 
 def check_rerun(config: Mapping[str, Any], out: Path) -> None:

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from openrs.base.redaction import redact
 from openrs.config.job import JobConfig
-from openrs.tracking.redaction import redact
 
 # MLflow 3.17's UI shows every experiment in its GenAI view (traces, evaluations) unless the browser chose its
 # model-training view (runs, metric charts) once or the link asks for it; the experimentKind tag no longer decides.

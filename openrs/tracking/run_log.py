@@ -6,7 +6,7 @@ Everything logged goes first to OUTPUT_DIR/mlflow_journal.jsonl and then to MLfl
 reached, training goes on, later writes retry every minute, and `python -m openrs.tracking replay
 OUTPUT_DIR` uploads whatever the run lacks. A metric the run already holds at a step is never logged at
 that step again (a resumed job repeats the steps after its checkpoint). Tags pass through
-openrs.tracking.redaction.
+openrs.base.redaction.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from openrs.base.errors import ConfigError
+from openrs.base.redaction import redact
 from openrs.run_folder import JOURNAL, RUN_FILE
-from openrs.tracking.redaction import redact
 from openrs.tracking.registry import register
 from openrs.tracking.store import job_client
 
@@ -64,10 +65,14 @@ class RunLog:
         """A file or a whole folder, under artifact_path in the run's artifacts."""
         self._write([{"artifact": str(Path(path).resolve()), "dir": artifact_path}])
 
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """text as the run's artifact artifact_file (kept in the journal itself: no copy in the run folder)."""
+        self._write([{"text": text, "file": artifact_file}])
+
     def register_model(self, name: str, artifact: str, score: float, alias: str) -> None:
         """A version of registered model `name` from the run's artifact folder `artifact` (openrs.selection calls it;
-        once per run and folder), tagged with score; `alias` moves to the best-scoring version. Journaled like the
-        rest: a registration that failed is done again by replay."""
+        once per run and folder), tagged with score; `alias` moves as openrs.tracking.registry.register says.
+        Journaled like the rest: a registration that failed is done again by replay."""
         self._write([{"register": name, "folder": artifact, "score": score, "alias": alias}])
 
     def finish(self, status: str) -> None:
@@ -76,8 +81,15 @@ class RunLog:
 
     def replay(self) -> int:
         """Send the whole journal again (metrics the run holds are skipped; tags, artifacts and status are
-        idempotent); return the number of records. Raises RuntimeError when MLflow cannot be reached."""
-        records = [json.loads(line) for line in self.journal.read_text().splitlines() if line.strip()]
+        idempotent); return the number of records. Raises RuntimeError when MLflow cannot be reached, ConfigError
+        (naming the line) when a line of the journal is not JSON."""
+        records = []
+        for number, line in enumerate(self.journal.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            try:
+                records += [json.loads(line)] if line.strip() else []
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{self.journal}:{number}: not a journal record ({err.msg}, column {err.colno}); "
+                                  "remove the line, then replay again") from None  # fmt: skip
         self._unsent, self._retry_at = records, 0.0
         if not self.flush():
             raise RuntimeError(f"MLflow at {redact(self.client.tracking_uri)} cannot be reached; nothing replayed")
@@ -142,6 +154,8 @@ class RunLog:
                     self.client.log_artifacts(self.run_id, str(path), r["dir"])
                 elif path.is_file():
                     self.client.log_artifact(self.run_id, str(path), r["dir"])
+            elif "text" in r:
+                self.client.log_text(self.run_id, r["text"], r["file"])
             elif "status" in r:
                 self.client.set_terminated(self.run_id, r["status"])
             elif "register" in r:

@@ -4,7 +4,7 @@ resumed job continues, or a new run that replaces one holding steps the resumed 
 Layout: one experiment per `name` (tracking.experiment overrides it), one run per job named from its
 command-line choices, the jobs of a multirun sweep as children of one parent run; params = the flattened
 resolved config; tags = Hydra group choices, overrides, git commit, hardware, output folder. No secret reaches
-MLflow: params, tags, the run name and the job.yaml artifact pass through openrs.tracking.redaction.
+MLflow: params, tags, the run name and the job.yaml artifact pass through openrs.base.redaction.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 import yaml
 
 from openrs.base.errors import ConfigError
+from openrs.base.redaction import redact
 from openrs.base.trial import TRIAL_TAG, trial_spec
 from openrs.config.job import JobConfig
-from openrs.run_folder import COMPLETE_MARKER, JOB_FILE, JOURNAL, PARENT_FILE, REDACTED_DIR, RUN_FILE, retired_journal
+from openrs.run_folder import COMPLETE_MARKER, JOB_FILE, JOURNAL, PARENT_FILE, RUN_FILE, retired_journal
 from openrs.tracking.metadata import flatten, git_commit, run_name, ui_link
-from openrs.tracking.redaction import redact
 from openrs.tracking.run_log import RunLog
 from openrs.tracking.store import experiment_id, job_client, store_lock, store_uri
 
@@ -137,10 +137,7 @@ def start_run(job: JobConfig, choices: Mapping[str, str], overrides: list[str], 
     if replaced and (out / JOURNAL).is_file():  # replay must not send the abandoned steps to the new run
         (out / JOURNAL).rename(out / retired_journal(replaced.info.run_id))
     (out / RUN_FILE).write_text(json.dumps({"tracking_uri": uri, "run_id": run_id}))
-    safe = out / REDACTED_DIR / JOB_FILE
-    safe.parent.mkdir(exist_ok=True)
-    safe.write_text(redact(yaml.safe_dump(job.model_dump(), sort_keys=False)))
-    RunLog(out).log_artifact(safe)
+    RunLog(out).log_text(redact(yaml.safe_dump(job.model_dump(), sort_keys=False)), JOB_FILE)
     action = "reattached to" if previous and not replaced else "logging to"
     print(f"openrs: {action} MLflow run {run_id} in {redact(uri)}", file=sys.stderr)
     print(f"openrs: see it at {ui_link(uri, experiment, run_id)}", file=sys.stderr)

@@ -24,7 +24,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from openrs.run_folder import ERROR_FILE, PARENT_FILE, RUN_FILE
+from openrs.run_folder import ERROR_FILE, FINAL_DIR, HYDRA_DIR, PARENT_FILE, RUN_FILE
 from openrs.tracking.metadata import EVAL_METRIC_PREFIX, distinctive, eval_metric
 from openrs.tracking.run_table import COLUMNS, markdown, rows, runs_of
 from openrs.tracking.store import store_uri
@@ -38,7 +38,7 @@ def summary(client, parent_id: str, sweep_dir: Path) -> tuple[list[dict], list]:
     runs = jobs(client, parent_id)
     table = [row | {"error": run.data.tags.get("openrs.error", "")} for row, run in zip(rows(runs), runs, strict=True)]
     for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
-        overrides = job / ".hydra" / "overrides.yaml"
+        overrides = job / HYDRA_DIR / "overrides.yaml"
         if not (job / RUN_FILE).is_file() and (job / ERROR_FILE).is_file():
             words = distinctive(yaml.safe_load(overrides.read_text())) if overrides.is_file() else ""
             name = f"job {job.name}: {words}"
@@ -175,9 +175,11 @@ class SweepSummary(Callback):
     def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:
             return
-        if job_return is not None and job_return.status == JobStatus.FAILED:
+        folder = Path(config.hydra.runtime.output_dir)
+        # Never into a finished run's folder (a refused rerun of it): its error is the sweep's, not the run's.
+        if job_return is not None and job_return.status == JobStatus.FAILED and not (folder / FINAL_DIR).exists():
             error = job_return._return_value
-            Path(config.hydra.runtime.output_dir, ERROR_FILE).write_text(f"{type(error).__name__}: {error}"[:2000])
+            (folder / ERROR_FILE).write_text(f"{type(error).__name__}: {error}"[:2000])
         write_summary(Path(config.hydra.sweep.dir), final=False)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:

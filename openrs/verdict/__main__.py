@@ -7,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from openrs.base.redaction import redact
 from openrs.resolve.output_dir import unusable
 from openrs.run_folder import VERDICT_DIR
 from openrs.selection.degradation import analyse
-from openrs.tracking.redaction import redact
 from openrs.tracking.store import default_tracking_uri
 from openrs.verdict.comparison import compare, one_sample_results, one_sample_score
 from openrs.verdict.evidence import Evaluated, read

@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from openrs.base.redaction import redact
 from openrs.config.job import JobConfig, SelectionConfig
 from openrs.run_folder import JOB_FILE, eval_dir, evaluated_steps
 from openrs.selection.degradation import load_run
 from openrs.tracking.metadata import EVAL_METRIC_PREFIX, eval_metric
-from openrs.tracking.redaction import redact
 from openrs.tracking.store import existing_store, job_client
 from openrs.verdict.comparison import Score
 

@@ -7,6 +7,7 @@ import pytest
 from openrs import CONF_DIR
 from openrs.base.errors import ConfigError
 from openrs.config.hardware import plan_batch
+from openrs.resolve.load import load_job
 from openrs.train.recipe import grpo_kwargs
 
 
@@ -193,3 +194,63 @@ def test_every_yaml_says_what_it_is_and_how_to_run_it():
 def test_values_that_cannot_train_are_refused(override, job):
     with pytest.raises(ConfigError, match=rf"{override.split('=')[0]}=.*: Input should be a finite number"):
         job("+experiment=smoke", override)
+
+
+@pytest.mark.parametrize(
+    "override, shown, bound",
+    [
+        # 1e300 s overflowed the grading pool's wait at the first reward; 1e-9 s skipped every answer unnoticed.
+        ("reward.grading.timeout_s=1e300", "1e+300", "less than or equal to 3600"),
+        ("reward.grading.timeout_s=1e-9", "1e-09", "greater than or equal to 1"),
+        # 1e308 trained one step into non-finite weights and died in sampling at step 2.
+        ("trainer.learning_rate=1e308", "1e+308", "less than or equal to 1"),
+        ("model.tiny.warm_start_lr=1e308", "1e+308", "less than or equal to 1"),
+    ],
+)
+def test_values_past_their_bounds_are_refused_naming_key_value_and_bound(override, shown, bound, bad):
+    key = override.split("=")[0]
+    assert f"{key}={shown}: Input should be {bound}" in bad("+experiment=smoke", override)
+
+
+@pytest.mark.parametrize("override", ["reward.grading.timeout_s=1", "reward.grading.timeout_s=3600",
+                                      "trainer.learning_rate=1.0", "model.tiny.warm_start_lr=1.0"])  # fmt: skip
+def test_the_bounds_themselves_are_allowed(override, job):
+    key, value = override.split("=")
+    loaded = job("+experiment=smoke", override)
+    group, *path = key.split(".")
+    node = getattr(loaded, group)
+    for part in path:
+        node = getattr(node, part)
+    assert node == float(value)
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("a\nb", "a name is one line of printable characters: no newline, tab or other control character"),
+        ("tab\there", "no newline, tab or other control character"),
+        ("x" * 256, "at most 255 bytes (UTF-8) long; this one has 256"),
+        ("é" * 128, "this one has 256"),  # two bytes each: the file system counts bytes
+    ],
+)
+def test_a_name_that_is_not_one_line_and_one_folder_is_refused(name, problem, cfg):
+    # Set on the composed config: a command-line override cannot hold a newline (Hydra's grammar refuses it), but a
+    # preset or ${oc.env:...} can.
+    composed = cfg("+experiment=smoke")
+    composed.name = name
+    with pytest.raises(ConfigError, match="name: ") as err:
+        load_job(composed)
+    assert problem in str(err.value)
+    composed.name = "x" * 255
+    assert load_job(composed).name == "x" * 255
+
+
+def test_an_output_dir_that_is_a_file_or_under_one_is_refused(tmp_path, job):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for out, problem in [(a_file, "a file is there"), (a_file / "run", f"{a_file} is a file")]:
+        with pytest.raises(ConfigError) as err:
+            job("+experiment=smoke", output_dir=str(out))
+        assert str(err.value) == f"output_dir={out}: {problem}, not a folder; choose another folder"
+    assert a_file.read_text() == "" and job("+experiment=smoke", output_dir=str(tmp_path / "new" / "run"))
+    assert not (tmp_path / "new").exists()  # the check leaves nothing behind

@@ -356,8 +356,9 @@ def test_slurm_time_limit_warning_checkpoints_then_requeues(tmp_path):
     sweep = tmp_path / "sweep"
     proc = subprocess.Popen(
         [sys.executable, "-m", "openrs", "-m", "+experiment=smoke", "hydra/launcher=submitit_local", "resume=true",
-         "trainer.max_steps=16", "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]", "selection.early_stop=false",
-         "trainer.global_batch_size=16", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", f"hydra.sweep.dir={sweep}"],
+         "trainer.max_steps=16", "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]",
+         "selection.early_stop=false", "trainer.global_batch_size=16", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+         f"hydra.sweep.dir={sweep}"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     while not (sweep / "0" / "eval" / "step-2").exists():  # training is under way

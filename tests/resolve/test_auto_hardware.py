@@ -2,6 +2,7 @@
 PATH), and a model that cannot be had stops the job in seconds with exit 2."""
 
 import os
+import re
 import stat
 import sys
 
@@ -77,6 +78,17 @@ def test_no_gpu_refuses_a_large_model_and_runs_a_small_one_on_the_cpu(auto_job):
         auto_job(None, "trainer.max_steps=-1")
 
 
+def test_no_gpu_refuses_a_corrupt_config_json_in_one_line_as_hardware_cpu_does(auto_job, tmp_path, job):
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "hidden_size": ')
+    expected = f"model.name_or_path={tmp_path}: {tmp_path / 'config.json'} is not valid JSON (line 1, column 40"
+    with pytest.raises(ConfigError, match=re.escape(expected)) as err:
+        auto_job(None, f"model.name_or_path={tmp_path}")
+    assert len(str(err.value).splitlines()) == 1
+    # A typo is still reported before the hardware.
+    with pytest.raises(ConfigError, match="trainer.max_steps"):
+        auto_job(None, f"model.name_or_path={tmp_path}", "trainer.max_steps=-1")
+
+
 def test_mission_command_plans_for_the_gpus_it_finds(tmp_path, run_openrs):
     command = ("-m", "openrs", "+experiment=exp3", "reward=cosine", "dry_run=true", f"hydra.run.dir={tmp_path}/run")
     env = {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}
@@ -88,6 +100,32 @@ def test_mission_command_plans_for_the_gpus_it_finds(tmp_path, run_openrs):
     assert "vLLM server, DeepSpeed zero2 (hardware=auto: 4 GPUs by nvidia-smi -> a40x4)" in proc.stdout
     proc = run_openrs(*command, env={**env, "PATH": fake_gpus(tmp_path / "one", 1)})
     assert proc.returncode == 0 and "vLLM colocate" in proc.stdout and "6 per device x 1 processes x 12" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("nan", "Input should be a finite number"),  # a 20-line pydantic traceback before
+        ("inf", "Input should be a finite number"),  # planned the 1.78B model on the CPU before
+        ("-1", "Input should be greater than 0"),
+    ],
+)
+def test_cpu_max_parameters_is_a_positive_finite_count(auto_job, value, problem):
+    with pytest.raises(ConfigError) as err:
+        auto_job(None, f"hardware.auto.cpu_max_parameters={value}")
+    assert f"hardware.auto.cpu_max_parameters={value}: {problem}" in str(err.value)
+    with pytest.raises(ConfigError, match="hardware.auto.cpu_max_parameters=nan"):  # whatever the GPUs
+        auto_job(4, "hardware.auto.cpu_max_parameters=nan")
+
+
+def test_a_bad_cpu_max_parameters_exits_2_with_one_message(tmp_path, run_openrs):
+    proc = run_openrs("-m", "openrs", "+experiment=exp2", "hardware=auto", "hardware.auto.cpu_max_parameters=nan",
+                      "dry_run=true", f"hydra.run.dir={tmp_path}/run",
+                      env={"PATH": fake_gpus(tmp_path / "none", None)})  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr == (
+        "openrs: invalid config:\n  hardware.auto.cpu_max_parameters=nan: Input should be a finite number\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch, secret, 
     assert run.data.metrics == {"loss": 1.0}
     # Nowhere in the store or its artifacts: not as param, tag, run name or in the job.yaml artifact.
     stored = [tmp_path / "mlflow.db", *(p for p in (tmp_path / "mlartifacts").rglob("*") if p.is_file())]
-    assert any(p.name == "job.yaml" for p in stored)
+    assert any(p.name == "job.yaml" for p in stored) and not (Path(job.output_dir) / "mlflow").exists()  # no copy
     for path in stored:
         data = path.read_bytes()
         assert secret.encode() not in data and b"hunter2pw" not in data, path
@@ -136,6 +136,42 @@ def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twic
     finally:
         server.terminate()
         server.wait()
+
+
+@pytest.mark.parametrize(
+    ("run_file", "journal", "message"),
+    [
+        (None, None, "{out} has no mlflow_run.json: not the output folder of a tracked job"),
+        ('{"tracking_uri": "URI", "run_id": "ID"}', None, "{out} has no mlflow_journal.jsonl: its job logged nothing"),
+        ("", "", "{out}/mlflow_run.json holds '', not a JSON object with run_id and tracking_uri: write it again as "
+                 '{{"tracking_uri": "URI", "run_id": "RUN_ID"}} of the job\'s MLflow run'),  # fmt: skip
+        ("not json" * 1000, "", "{out}/mlflow_run.json holds 'not jsonnot jsonnot jsonnot jsonnot jsonnot jsonnot "
+                                "jsonnot... (8002 characters), not a JSON object"),  # fmt: skip
+        ('{"tracking_uri": "URI"}', "", """{out}/mlflow_run.json holds '{{"tracking_uri": "URI"}}', not a JSON"""),
+        ('{"tracking_uri": "sqlite:///{tmp}/mlflow.db", "run_id": "{run}"}', '{"tag": "a", "value": "b"}\n{"tag": ',
+         "{out}/mlflow_journal.jsonl:2: not a journal record (Expecting value, column 9); remove the line, then "
+         "replay again"),  # fmt: skip
+    ],
+)
+def test_replay_refuses_a_folder_it_cannot_replay_in_one_line(tmp_path, capsys, run_file, journal, message):
+    from openrs.tracking.__main__ import main
+
+    if "{run}" in (run_file or ""):  # a real run: only the journal is wrong
+        run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").create_run("0").info.run_id
+        run_file = run_file.replace("{tmp}", str(tmp_path)).replace("{run}", run)
+    out = tmp_path / "run"
+    out.mkdir()
+    for name, text in ((RUN_FILE, run_file), ("mlflow_journal.jsonl", journal)):
+        if text is not None:
+            (out / name).write_text(text)
+    before = sorted(out.iterdir())
+    capsys.readouterr()  # MLflow's own lines on creating the store
+    with pytest.raises(SystemExit) as stop:
+        main(["replay", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("openrs: " + message.format(out=out)), err
+    assert sorted(out.iterdir()) == before  # nothing written: not even the folder's lock
 
 
 
@@ -285,10 +321,12 @@ def test_replay_prints_no_password_of_the_store(tmp_path, secret, run_openrs, ma
                               registered_model=None)  # fmt: skip
     server = serve(tracking)
     try:
-        job = make_job(tmp_path, f"tracking.uri=http://openrs:{secret}@127.0.0.1:{port}")
+        # The credentials in the environment, as README says (a URI holding a password is refused).
+        credentials = {"MLFLOW_TRACKING_USERNAME": "openrs", "MLFLOW_TRACKING_PASSWORD": secret}
+        job = make_job(tmp_path, f"tracking.uri=http://127.0.0.1:{port}")
         start_run(job, {}, [], None, resumed_from=resume_checkpoint(job))
         RunLog(Path(job.output_dir)).finish("FINISHED")  # MLflow prints the run's link when a status is sent
-        replay = run_openrs("-m", "openrs.tracking", "replay", job.output_dir)
+        replay = run_openrs("-m", "openrs.tracking", "replay", job.output_dir, env=credentials)
         assert replay.returncode == 0, replay.stderr[-2000:]
         assert "replayed" in replay.stdout and secret not in replay.stdout + replay.stderr
     finally:

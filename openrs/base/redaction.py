@@ -26,6 +26,19 @@ def redact(text: str) -> str:
     """text without URI credentials (user:password@, whatever characters the password holds), without those
     passwords anywhere else in it (raw or percent-decoded), and without the value of any secret-looking
     environment variable (6 characters or more)."""
+    text, found = _without_credentials(text)
+    for secret in sorted({s for s in found if len(s) >= _MIN_SECRET} | set(_secret_values()), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def holds_password(uri: str) -> bool:
+    """Whether uri carries a password (user:password@, whatever characters the password holds)."""
+    return any(_without_credentials(uri)[1])
+
+
+def _without_credentials(text: str) -> tuple[str, list[str]]:
+    """text with each URI's credentials replaced by ***, and the passwords found (raw and percent-decoded)."""
     found: list[str] = []
     out, start = [], 0
     for scheme in _SCHEME.finditer(text):
@@ -47,10 +60,7 @@ def redact(text: str) -> str:
         found += [userinfo.partition(":")[2], unquote(userinfo.partition(":")[2])]
         out += [text[start : scheme.end()], "***"]
         start = scheme.end() + host.start()
-    text = "".join(out) + text[start:]
-    for secret in sorted({s for s in found if len(s) >= _MIN_SECRET} | set(_secret_values()), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return "".join(out) + text[start:], found
 
 
 def _secret_values() -> list[str]:

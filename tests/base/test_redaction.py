@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from openrs.tracking.redaction import redact
+from openrs.base.redaction import redact
 
 
 def test_redact_removes_uri_credentials_and_secret_environment_values(monkeypatch, secret):
@@ -54,3 +54,19 @@ def test_no_password_survives_whatever_it_holds(scheme, password):
                                   "see http://host/x, written by a@b.org", "https://[::1]:5000/api"])  # fmt: skip
 def test_uris_without_credentials_are_left_as_they_are(text):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+def test_a_password_is_found_whatever_it_holds(password):
+    from openrs.base.redaction import holds_password
+
+    assert holds_password(f"postgresql://alice:{password}@db.example.org:5432/mlflow")
+    assert holds_password(f"http://alice:{password}@127.0.0.1:5000")
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:5000", "sqlite:///outputs/mlflow.db", "http://alice@host:5000",
+                                 "sqlite:////data/a@b/mlflow.db", "databricks"])  # fmt: skip
+def test_a_uri_without_a_password_holds_none(uri):
+    from openrs.base.redaction import holds_password
+
+    assert not holds_password(uri)
