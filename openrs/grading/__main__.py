@@ -15,7 +15,10 @@ import collections
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from openrs.base.errors import ConfigError
+from openrs.config.reward import GradingConfig
 from openrs.data.files import numbered_rows, quoted_keys
 from openrs.grading.answers import prediction_of, prepare_gold
 from openrs.grading.pool import GradingPool
@@ -72,7 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"openrs: {err}", file=sys.stderr)
         return 2
     g = default_grading()
-    pool = GradingPool(args.workers or g.workers, args.timeout_s or g.timeout_s, g.memory_mb, g.max_answer_chars)
+    given = {"timeout_s": args.timeout_s, "workers": args.workers}
+    try:  # within the bounds of reward.grading's schema
+        g = GradingConfig.model_validate(g.model_dump() | {k: v for k, v in given.items() if v is not None})
+    except ValidationError as err:
+        first = err.errors()[0]
+        print(f"openrs: --{first['loc'][0].replace('_', '-')}={first['input']}: {first['msg']}", file=sys.stderr)
+        return 2
+    pool = GradingPool(g.workers, g.timeout_s, g.memory_mb, g.max_answer_chars)
     total_failed = 0
     print("| file | rows | self-grade correct | failed |")
     print("|---|---|---|---|")

@@ -21,7 +21,7 @@ from openrs.base.redaction import redact
 from openrs.data.files import quoted
 from openrs.run_folder import JOURNAL, RUN_FILE, claim
 from openrs.tracking.run_log import RunLog
-from openrs.tracking.store import default_tracking_uri, store_lock, store_uri
+from openrs.tracking.store import default_tracking_uri, existing_store, store_lock, store_uri
 from openrs.verdict.paper_runs import log_paper_runs
 
 
@@ -73,6 +73,11 @@ def _check_replayable(folder: Path) -> None:
                           "run")  # fmt: skip
     if not (folder / JOURNAL).is_file():
         raise ConfigError(f"{folder} has no {JOURNAL}: its job logged nothing, so there is nothing to replay")
+    try:  # a SQLite store that is gone is not created again, empty
+        existing_store(info["tracking_uri"])
+    except ValueError as err:
+        raise ConfigError(f"{run_file} names a store that is not there ({err.args[0].partition(':')[0]}): put the "
+                          f"store back, or write its URI into {RUN_FILE}") from None  # fmt: skip
 
 
 def report(argv: list[str] | None = None) -> None:

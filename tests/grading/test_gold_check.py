@@ -25,3 +25,19 @@ def test_a_file_it_cannot_grade_is_one_line_and_exit_2(tmp_path, capsys, text, m
     out, err = capsys.readouterr()
     assert len(err.splitlines()) == 1 and err.startswith(f"openrs: {tmp_path}/{message}"), err
     assert out == ""  # no table begun: the good file before it is not graded either
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--timeout-s", "1e300"], "--timeout-s=1e+300: Input should be less than or equal to 3600"),
+        (["--timeout-s", "1e-9"], "--timeout-s=1e-09: Input should be greater than or equal to 1"),
+        (["--workers", "-1"], "--workers=-1: Input should be greater than 0"),
+    ],
+)
+def test_options_past_the_grading_schemas_bounds_are_one_line_and_exit_2(tmp_path, capsys, option, message):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"answer": "2"}\n')
+    assert main([str(good), *option]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"openrs: {message}\n" and out == ""

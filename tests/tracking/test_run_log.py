@@ -25,15 +25,9 @@ def history(client: MlflowClient, run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in client.get_metric_history(run_id, key))
 
 
-
-
-
-
 def test_metric_names_are_made_valid_for_mlflow():
     assert metric_key("benchmark/arithmetic:easy/pass@1") == "benchmark/arithmetic:easy/pass_1"
     assert metric_key("benchmark//data/x.jsonl/pass_at_1") == "benchmark/data/x.jsonl/pass_at_1"
-
-
 
 
 def test_run_layout_and_no_secret_reaches_mlflow(tmp_path, monkeypatch, secret, make_job):
@@ -110,8 +104,6 @@ def logged(out: Path, key: str, step: int) -> bool:
     return any(r.get("metric") == key and r["step"] == step for r in map(json.loads, lines))
 
 
-
-
 def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twice(
     tmp_path, monkeypatch, capsys, free_port
 ):
@@ -148,6 +140,8 @@ def test_the_journal_retries_an_unreachable_store_and_a_replay_adds_nothing_twic
         ("not json" * 1000, "", "{out}/mlflow_run.json holds 'not jsonnot jsonnot jsonnot jsonnot jsonnot jsonnot "
                                 "jsonnot... (8002 characters), not a JSON object"),  # fmt: skip
         ('{"tracking_uri": "URI"}', "", """{out}/mlflow_run.json holds '{{"tracking_uri": "URI"}}', not a JSON"""),
+        ('{"tracking_uri": "sqlite:///{tmp}/gone/mlflow.db", "run_id": "ID"}', "", "{out}/mlflow_run.json names a "
+         "store that is not there (no MLflow store at "),  # fmt: skip
         ('{"tracking_uri": "sqlite:///{tmp}/mlflow.db", "run_id": "{run}"}', '{"tag": "a", "value": "b"}\n{"tag": ',
          "{out}/mlflow_journal.jsonl:2: not a journal record (Expecting value, column 9); remove the line, then "
          "replay again"),  # fmt: skip
@@ -158,7 +152,8 @@ def test_replay_refuses_a_folder_it_cannot_replay_in_one_line(tmp_path, capsys, 
 
     if "{run}" in (run_file or ""):  # a real run: only the journal is wrong
         run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").create_run("0").info.run_id
-        run_file = run_file.replace("{tmp}", str(tmp_path)).replace("{run}", run)
+        run_file = run_file.replace("{run}", run)
+    run_file = run_file and run_file.replace("{tmp}", str(tmp_path))
     out = tmp_path / "run"
     out.mkdir()
     for name, text in ((RUN_FILE, run_file), ("mlflow_journal.jsonl", journal)):
@@ -172,14 +167,7 @@ def test_replay_refuses_a_folder_it_cannot_replay_in_one_line(tmp_path, capsys, 
     assert stop.value.code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith("openrs: " + message.format(out=out)), err
     assert sorted(out.iterdir()) == before  # nothing written: not even the folder's lock
-
-
-
-
-
-
-
-
+    assert not (tmp_path / "gone").exists()  # nor a store the run file names
 
 
 @pytest.mark.slow
