@@ -124,9 +124,12 @@ class UsableOutputDir(Callback):
 
     def _check_sweep_dir(self, config: DictConfig) -> None:
         # Hydra writes each job's .hydra/ before the job can look, so the jobs' folders are checked here: a literal
-        # hydra.sweep.subdir, or the numbered folders of the default ${hydra:job.num}.
+        # hydra.sweep.subdir; else the numbered folders of the default ${hydra:job.num} and every folder an earlier
+        # sweep's job left (its .hydra/), whatever subdir named it.
         sweep, subdir = Path(config.hydra.sweep.dir), str(OmegaConf.to_container(config.hydra.sweep)["subdir"])
-        jobs = [sweep / subdir] if "${" not in subdir else sorted(sweep.glob("[0-9]*"))
+        jobs = [sweep / subdir] if "${" not in subdir else sorted(
+            p for p in sweep.glob("*") if p.is_dir() and (p.name.isdigit() or (p / HYDRA_DIR).is_dir())
+        )
         resume, problem = OmegaConf.select(config, "resume") is True, None
         if (sweep / JOB_FILE).exists() or trained_here(sweep):
             problem = "it is a run's folder; a sweep's folder holds a folder per job"

@@ -106,6 +106,15 @@ def test_a_sweep_into_a_run_folder_itself_is_refused(run, run_openrs):
     assert snapshot(run) == before and not (run / "0").exists()
 
 
+@pytest.mark.slow
+def test_a_sweep_with_its_own_subdir_names_is_refused_where_an_earlier_job_left_a_run(run, run_openrs):
+    before = snapshot(run)
+    job = run_openrs("-m", "openrs", "-m", "+experiment=smoke", "tracking=none", f"hydra.sweep.dir={run.parent}",
+                     "hydra.sweep.subdir=job_${hydra:job.num}")  # fmt: skip
+    assert job.returncode == 2 and f"{run.name}/ holds a run (checkpoint-2, final)" in job.stderr, job.stderr
+    assert snapshot(run) == before and not list(run.parent.glob("job_*"))
+
+
 def test_only_a_folder_openrs_made_is_written(tmp_path, smoke):
     from openrs.resolve.rerun import check_owned
 
