@@ -82,3 +82,30 @@ def simulate_benchmarks(
         for step, rows in simulate_run(rng, problems, k, np.asarray(shifts) + moves, **kwargs).items():
             results.setdefault(step, {}).update({(name, key): v for key, v in rows.items()})
     return results, np.mean([shifts for _, _, shifts in spec.values()], axis=0) + moves
+
+
+def simulate_study(
+    rng: np.random.Generator, logits: np.ndarray, seeds: int, samples: int, gain: float, seed_sd: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A study's scores on one benchmark: the base model's step-0 evaluation and the trained model's, per seed,
+    (seeds,) fractions each. Problems are fixed (their base logits `logits`, as one benchmark's); each seed's
+    training adds an ability a ~ Normal(gain, seed_sd) in logits to every problem, and each evaluation draws
+    Binomial(samples, sigmoid(logit (+ a))) correct per problem. The truth a study's intervals should cover is
+    true_study_gain (and true_study_score)."""
+    abilities = rng.normal(gain, seed_sd, seeds)
+    base = 1 / (1 + np.exp(-logits))
+    before = rng.binomial(samples, base, (seeds, logits.size)).mean(axis=1) / samples
+    trained = 1 / (1 + np.exp(-(logits[None, :] + abilities[:, None])))
+    after = rng.binomial(samples, trained).mean(axis=1) / samples
+    return before, after
+
+
+def true_study_score(logits: np.ndarray, gain: float, seed_sd: float, draws: int = 20_000) -> float:
+    """The expected trained score over seeds of simulate_study (Monte Carlo over the ability, fixed rng)."""
+    abilities = np.random.default_rng(0).normal(gain, seed_sd, draws)
+    return float(np.mean([(1 / (1 + np.exp(-(logits + a)))).mean() for a in abilities]))
+
+
+def true_study_gain(logits: np.ndarray, gain: float, seed_sd: float) -> float:
+    """The expected gain over the base model of simulate_study."""
+    return true_study_score(logits, gain, seed_sd) - float((1 / (1 + np.exp(-logits))).mean())
