@@ -306,6 +306,18 @@ def test_a_value_given_on_the_command_line_is_not_searched(tmp_path, run_openrs)
     assert len(jobs) == 4 and {j["beta"] for j in jobs} == {0.5} and len({j["learning_rate"] for j in jobs}) == 4
 
 
+@pytest.mark.parametrize("study", ["smoke_seeds", "seeds"])
+def test_a_seed_study_runs_jobs_identical_but_for_the_seed(tmp_path, run_openrs, study):
+    proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", study, "dry_run=true",
+                      "hardware=cpu", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = [yaml.safe_load(p.read_text()) for p in sorted(tmp_path.glob("*/job.yaml"))]
+    assert sorted(j["seed"] for j in jobs) == ([0, 1, 2] if study == "smoke_seeds" else [0, 1, 2, 3, 4])
+    for job in jobs:
+        del job["seed"], job["output_dir"]
+    assert all(job == jobs[0] for job in jobs)
+
+
 def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
     from openrs.run_folder import ERROR_FILE
     from openrs.tracking.sweep_summary import close_dead_runs, summary

@@ -189,6 +189,17 @@ def test_stepwise_evaluation_does_not_change_the_training_run(tmp_path, four_ste
     assert len(curves[0]) == 4 and curves[0] == curves[1]
 
 
+def test_another_seed_takes_another_trajectory(tmp_path, four_steps, train_smoke):
+    """`seed` is the trainer's (data order, sampling): the same seed takes the same steps (the test above compares
+    two runs of the default seed), another takes others, with other rewards and losses from the first step on."""
+    other = train_smoke(tmp_path, *FOUR_STEPS, "eval.every_steps=null", "seed=7")[3]
+
+    def steps(log):
+        return [(e["step"], e["loss"], e["reward"]) for e in log if "loss" in e]
+
+    assert len(steps(other)) == 4 and steps(other)[0] != steps(four_steps[1])[0]
+
+
 def test_a_resumed_run_continues_the_same_trajectory(tmp_path, four_steps, train_smoke):
     """A 4-step run interrupted after its checkpoint at step 2 and resumed takes the same steps 3 and 4 as the run
     that was never interrupted: same sampled completions (their rewards) and same losses."""
