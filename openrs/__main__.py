@@ -111,7 +111,7 @@ def main(cfg: DictConfig) -> float | None:
         # checkpoint stops the job before its folder is made.
         checkpoint = resume_checkpoint(job)
         # The folder is this job's until it ends (another job there stops here), and its run is never mixed.
-        check_owned(Path(job.output_dir))
+        check_owned(Path(job.output_dir), job.tracking.uri)
         folder = claim(Path(job.output_dir), f"openrs job {job.name}")
     except ConfigError as err:
         _fail(err, 2)

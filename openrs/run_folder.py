@@ -65,6 +65,7 @@ PRUNED_MARKER = "pruned"
 ERROR_FILE = "error.txt"
 SLURM_JOBS = "slurm_jobs.txt"
 HYDRA_DIR, HYDRA_LOG = ".hydra", "__main__.log"
+STORE_ARTIFACTS = "mlartifacts"  # beside a SQLite MLflow store, wherever it is (openrs.tracking.store)
 # What a job writes before its job.yaml (Hydra's record, the lock, its MLflow run; a sweep's error.txt when it
 # failed that early): a folder holding anything else without a job.yaml is not a run folder openrs made.
 _BEFORE_JOB_FILE = {LOCK_FILE, HYDRA_DIR, HYDRA_LOG, RUN_FILE, JOURNAL, ERROR_FILE}
@@ -196,13 +197,24 @@ def claim(folder: Path, holder: str) -> Claim:
     return Claim(lock)
 
 
-def not_openrs(folder: Path) -> str | None:
+def store_files(folder: Path, tracking_uri: str | None) -> set[str]:
+    """The names in folder of a job's own SQLite store when its tracking_uri puts the store there: the database,
+    SQLite's journal files, and the artifacts folder beside it (openrs.tracking.store.artifact_root)."""
+    if not tracking_uri or not tracking_uri.startswith("sqlite:///"):
+        return set()
+    database = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    if database.parent != folder.resolve():
+        return set()
+    return {database.name, *(database.name + end for end in ("-journal", "-wal", "-shm")), STORE_ARTIFACTS}
+
+
+def not_openrs(folder: Path, tracking_uri: str | None = None) -> str | None:
     """Why folder is not a run folder openrs made ('it holds notes.txt, data'; 'its job.yaml is not an openrs
-    job'), or None: it does not exist, is empty, or holds only what a job writes (the names above, job.yaml and
-    Hydra's .hydra/config.yaml being openrs job configs)."""
+    job'), or None: it does not exist, is empty, or holds only what a job writes (the names above, the SQLite store
+    its tracking_uri keeps there, job.yaml and Hydra's .hydra/config.yaml being openrs job configs)."""
     if not folder.is_dir():
         return None
-    names = {p.name for p in folder.iterdir()}
+    names = {p.name for p in folder.iterdir()} - store_files(folder, tracking_uri)
     strangers = sorted(n for n in names if n not in _NAMES and checkpoint_step(folder / n) is None
                        and not (n.startswith("mlflow_journal.") and n.endswith(".jsonl")))  # fmt: skip
     if not (folder / JOB_FILE).is_file():

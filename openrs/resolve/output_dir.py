@@ -102,12 +102,12 @@ class UsableOutputDir(Callback):
         if "resume" not in raw or not folder.is_dir():  # a command that does not train, or a new folder
             return
         try:
-            if config.hydra.job.config_name == TRAINING_CONFIG:  # evaluation's folder holds other files
-                check_owned(folder)
-            claim(folder, "openrs (a look before the job starts)").release()
             composed = OmegaConf.to_container(
                 OmegaConf.create({k: v for k, v in raw.items() if k not in ("hydra", "output_dir")}), resolve=True
             )
+            if config.hydra.job.config_name == TRAINING_CONFIG:  # evaluation's folder holds other files
+                check_owned(folder, composed["tracking"]["uri"])
+            claim(folder, "openrs (a look before the job starts)").release()
             check_rerun(composed, folder)
         except OmegaConfBaseException:  # an interpolation only the job can resolve: the job decides
             return
@@ -131,10 +131,14 @@ class UsableOutputDir(Callback):
             p for p in sweep.glob("*") if p.is_dir() and (p.name.isdigit() or (p / HYDRA_DIR).is_dir())
         )
         resume, problem = OmegaConf.select(config, "resume") is True, None
+        try:
+            uri = OmegaConf.select(config, "tracking.uri")
+        except OmegaConfBaseException:  # an interpolation only the job can resolve
+            uri = None
         if (sweep / JOB_FILE).exists() or trained_here(sweep):
             problem = "it is a run's folder; a sweep's folder holds a folder per job"
         for job in jobs:
-            if problem is None and (foreign := not_openrs(job)):
+            if problem is None and (foreign := not_openrs(job, uri)):
                 problem = f"{job.name}/ is not a run folder openrs made ({foreign})"
             if problem is None and not resume and (trained := trained_here(job)):
                 problem = f"{job.name}/ holds a run ({', '.join(trained[-2:])}): resume=true continues its sweep"

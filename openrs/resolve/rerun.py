@@ -18,10 +18,10 @@ RESUMABLE = ("trainer.max_steps", "trainer.save_steps", "trainer.logging_steps",
              "tracking.", "selection.", "hardware.", "resume", "dry_run", "output_dir")  # fmt: skip
 
 
-def check_owned(out: Path) -> None:
-    """ConfigError when out holds anything a job did not write (run_folder.not_openrs): a user's folder is never
-    written into, not even a lock file."""
-    if problem := not_openrs(out):
+def check_owned(out: Path, tracking_uri: str | None) -> None:
+    """ConfigError when out holds anything a job did not write (run_folder.not_openrs; a job tracked with
+    tracking_uri may keep its SQLite store there): a user's folder is never written into, not even a lock file."""
+    if problem := not_openrs(out, tracking_uri):
         raise ConfigError(f"{out} is not a run folder openrs made ({problem}): a job writes only into a new or "
                           "empty folder or its own run folder; choose another (hydra.run.dir=...); nothing was "
                           "changed")  # fmt: skip
@@ -42,7 +42,7 @@ def check_rerun(config: Mapping[str, Any], out: Path) -> None:
     if not (out / JOB_FILE).is_file():
         return
     before = yaml.safe_load((out / JOB_FILE).read_text())
-    changed = [f"{key}: {a!r} -> {b!r}" for key, (a, b) in _differences(before, config).items()
+    changed = [f"{key}: {a!r} -> {b!r}" for key, (a, b) in differences(before, config).items()
                if not key.startswith(RESUMABLE)]  # fmt: skip
     if changed:
         raise ConfigError(f"resume=true with a config that changes what {out}'s run trains ({'; '.join(changed)}): "
@@ -51,13 +51,13 @@ def check_rerun(config: Mapping[str, Any], out: Path) -> None:
                           "another folder for the rest")  # fmt: skip
 
 
-def _differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
-    """Dotted key -> (value in a, value in b) for every leaf that differs (missing: None)."""
+def differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted key -> (value in a, value in b) for every leaf of two job configs that differs (missing: None)."""
     found = {}
     for key in sorted(set(a) | set(b)):
         x, y = a.get(key), b.get(key)
         if isinstance(x, Mapping) and isinstance(y, Mapping):
-            found |= _differences(x, y, f"{prefix}{key}.")
+            found |= differences(x, y, f"{prefix}{key}.")
         elif x != y:
             found[f"{prefix}{key}"] = (x, y)
     return found

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from openrs import CONF_DIR
+from openrs.run_folder import STORE_ARTIFACTS
 
 # Earlier MLflow 3 UIs open an experiment with this tag in the model-training view (runs, metric charts) instead
 # of the GenAI view (traces, evaluations); 3.17's follows the browser's choice or the link (run_metadata.ui_link).
@@ -61,7 +62,7 @@ def default_tracking_uri() -> str:
 def artifact_root(store: str) -> Path:
     """Where artifacts of a store live: mlartifacts/ beside a SQLite file, else in the working directory."""
     base = Path(store.removeprefix("sqlite:///")).parent if store.startswith("sqlite:///") else Path()
-    return base.resolve() / "mlartifacts"
+    return base.resolve() / STORE_ARTIFACTS
 
 
 @contextlib.contextmanager

@@ -1,26 +1,31 @@
 """`openrs-verdict RUN_FOLDER | EVALUATE_FOLDER | MLFLOW_RUN_ID` (or `python -m openrs.verdict`): did it reproduce
-Open-RS? Per benchmark, the run's pass@1 against the paper's, a verdict, and the curves where there are steps."""
+Open-RS? Per benchmark, the run's pass@1 against the paper's, a verdict, and the curves where there are steps.
+`openrs-verdict SWEEP_FOLDER` or `openrs-verdict RUN_FOLDER RUN_FOLDER ...`: the same over a seed study's runs
+(openrs.verdict.study), with the seed variance counted."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from openrs.base.redaction import redact
 from openrs.resolve.output_dir import unusable
-from openrs.run_folder import VERDICT_DIR
+from openrs.run_folder import JOB_FILE, VERDICT_DIR
 from openrs.selection.degradation import analyse
 from openrs.tracking.store import default_tracking_uri
 from openrs.verdict.comparison import compare, one_sample_results, one_sample_score
-from openrs.verdict.evidence import Evaluated, read
+from openrs.verdict.evidence import Evaluated, read, read_study
 from openrs.verdict.paper import Paper, paper
-from openrs.verdict.render import Curves, markdown, write
+from openrs.verdict.render import Curves, markdown, study_markdown, write, write_study
+from openrs.verdict.study import judge
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="openrs-verdict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", help="a run folder, an openrs-evaluate output folder, or an MLflow run id")
+    parser.add_argument("target", nargs="+", help="a run folder, an openrs-evaluate output folder, or an MLflow run "
+                        "id; or a seed study: a sweep folder, or several run folders")  # fmt: skip
     parser.add_argument("--against", help="the Table 1 row to compare with (default: the run's experiment's, or the "
                         "base model's for an evaluation of it)")  # fmt: skip
     parser.add_argument("--step", type=int, help="the run's step to compare (default: the step the paper kept)")
@@ -29,6 +34,12 @@ def main(argv: list[str] | None = None) -> None:
                         "outputs/verdict/RUN_ID for an MLflow run)")  # fmt: skip
     args = parser.parse_args(argv)
     ref = paper()
+    first = Path(args.target[0])
+    sweep = first.is_dir() and not (first / JOB_FILE).is_file() and any(first.glob(f"*/{JOB_FILE}"))
+    if len(args.target) > 1 or sweep:
+        _study(args, ref)
+        return
+    args.target = args.target[0]
     try:
         run = read(args.target, args.tracking_uri or default_tracking_uri())
         row, step, skipped = _judged(run, ref, args.against, args.step)
@@ -41,8 +52,29 @@ def main(argv: list[str] | None = None) -> None:
     rows = compare(run.steps[step], ref.rows[row], ref.problems)
     curves = _curves(run, ref, row)
     text = markdown(run.what, row, step, rows, curves, skipped)
+    _publish(out, text, lambda: write(out, text, rows, curves, f"{run.what} vs {row}"))
+
+
+def _study(args: argparse.Namespace, ref: Paper) -> None:
+    """The verdict over a seed study, written to --out (default: SWEEP_FOLDER/verdict, or outputs/verdict/study)."""
     try:
-        files = write(out, text, rows, curves, f"{run.what} vs {row}")
+        study = judge(read_study(args.target), ref, args.step)
+        single = len(args.target) == 1
+        out = args.out or (Path(args.target[0]) / VERDICT_DIR if single else Path("outputs") / VERDICT_DIR / "study")
+        if problem := unusable(out):
+            raise ValueError(f"--out {out}: {problem}; choose another folder")
+    except ValueError as err:
+        print(f"openrs-verdict: refused: {redact(str(err))}", file=sys.stderr)
+        sys.exit(2)
+    text = study_markdown(study)
+    _publish(out, text, lambda: write_study(out, study, text, f"{study.experiment or study.model}, "
+                                            f"{len(study.seeds)} seeds"))  # fmt: skip
+
+
+def _publish(out: Path, text: str, write_files: Callable[[], list[Path]]) -> None:
+    """Write the verdict's files (exit 2, one line, when they cannot be: nothing is left there), then print it."""
+    try:
+        files = write_files()
     except OSError as err:
         print(f"openrs-verdict: cannot write the verdict to {out} ({err.strerror or err}); nothing was written there: "
               "free space or choose another folder with --out", file=sys.stderr)  # fmt: skip

@@ -41,6 +41,8 @@ class Evaluated:
     """The job's detector settings, for its curve."""
     folder: Path | None
     """Where the scores came from on disk, if anywhere."""
+    job: dict | None = None
+    """The job's config as its job.yaml holds it (a run folder's), for comparing the runs of a study."""
 
 
 # An MLflow run id as MLflow makes them: what a target that is no folder here must look like.
@@ -66,6 +68,25 @@ def read(target: str, tracking_uri: str) -> Evaluated:
     return _mlflow_run(target, existing_store(tracking_uri))
 
 
+def read_study(targets: list[str]) -> list[Evaluated]:
+    """The runs of a seed study: run folders, and sweep folders (each job folder in them that holds job.yaml), read
+    as read() reads a run folder. ValueError, one line, for a target that is neither, or fewer than 2 runs."""
+    folders = []
+    for target in targets:
+        path = Path(target)
+        jobs = sorted(p for p in path.glob("*") if (p / JOB_FILE).is_file()) if path.is_dir() else []
+        if (path / JOB_FILE).is_file():
+            folders.append(path)
+        elif jobs:
+            folders += jobs
+        else:
+            raise ValueError(f"{target[:200]}: neither a run folder ({JOB_FILE}) nor a sweep folder of run folders; "
+                             "a study is read from run folders")  # fmt: skip
+    if len(folders) < 2:
+        raise ValueError(f"a study needs 2 runs or more; {', '.join(targets)[:200]} holds {len(folders)}")
+    return [_run_folder(folder) for folder in folders]
+
+
 def _model_of(model: dict) -> tuple[str, str | None]:
     """(how to name the model, its hub id when the scores are of that model's own weights): one decision for every
     source, whether the job's settings were read nested (job.yaml) or flat (MLflow params)."""
@@ -86,7 +107,7 @@ def _run_folder(path: Path) -> Evaluated:
     described, paper_model = _model_of(job.model.model_dump())
     steps = {step: _summary(summary) for step, summary in evaluated_steps(eval_dir(path), "summary.csv")}
     return Evaluated(f"run folder {path}", described, paper_model, job.eval.protocol, job.name, steps,
-                     load_run(eval_dir(path)), job.selection, path)  # fmt: skip
+                     load_run(eval_dir(path)), job.selection, path, job.model_dump())  # fmt: skip
 
 
 def _evaluate_folder(path: Path) -> Evaluated:

@@ -118,27 +118,34 @@ def test_a_sweep_with_its_own_subdir_names_is_refused_where_an_earlier_job_left_
 def test_only_a_folder_openrs_made_is_written(tmp_path, smoke):
     from openrs.resolve.rerun import check_owned
 
-    check_owned(tmp_path / "new")
-    check_owned(tmp_path)
+    check_owned(tmp_path / "new", None)
+    check_owned(tmp_path, None)
     (tmp_path / ".hydra").mkdir()
     (tmp_path / "run.lock").touch()  # what Hydra and a job leave before job.yaml
-    check_owned(tmp_path)
+    check_owned(tmp_path, None)
     (tmp_path / "pruned").touch()
     with pytest.raises(ConfigError, match=r"it holds pruned and no job.yaml\): a job writes only into a new or empty"):
-        check_owned(tmp_path)
+        check_owned(tmp_path, None)
     (tmp_path / "job.yaml").write_text(yaml.safe_dump({"title": "my notes"}))
     with pytest.raises(ConfigError, match="its job.yaml is not an openrs job's config"):
-        check_owned(tmp_path)
+        check_owned(tmp_path, None)
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(smoke()))
-    check_owned(tmp_path)
+    check_owned(tmp_path, None)
     (tmp_path / ".hydra" / "config.yaml").write_text("db: postgres\n")
     with pytest.raises(ConfigError, match=r"its .hydra/config.yaml is not an openrs job's config"):
-        check_owned(tmp_path)
+        check_owned(tmp_path, None)
     (tmp_path / ".hydra" / "config.yaml").unlink()
+    (tmp_path / "mlflow.db").touch()  # the job's own store, where its tracking.uri keeps it: the job's too
+    (tmp_path / "mlartifacts").mkdir()
+    check_owned(tmp_path, f"sqlite:///{tmp_path}/mlflow.db")
+    with pytest.raises(ConfigError, match=r"it holds mlartifacts, mlflow.db\)"):  # another job's store
+        check_owned(tmp_path, f"sqlite:///{tmp_path}/elsewhere/mlflow.db")
+    (tmp_path / "mlflow.db").unlink()
+    (tmp_path / "mlartifacts").rmdir()
     for name in ("notes.txt", "data", "e", "f", "g"):
         (tmp_path / name).touch()
     with pytest.raises(ConfigError, match=r"it holds data, e, f, g and 1 more\)"):  # pruned is ours
-        check_owned(tmp_path)
+        check_owned(tmp_path, None)
 
 
 @pytest.mark.slow
