@@ -272,9 +272,13 @@ def test_a_refused_job_leaves_no_folder_and_a_dry_run_no_lock_or_empty_log(tmp_p
     assert planned.returncode == 0 and {p.name for p in (tmp_path / "plan").iterdir()} == {".hydra", "job.yaml"}
 
 
-@pytest.mark.parametrize("password", ["SECRET/pw", "SECRET pw", "SECRET@pw", "SECRET:pw"])
-@pytest.mark.parametrize("where", ["tracking.uri=http://alice:{password}@127.0.0.1:9",
-                                   "tracking.serve=postgresql://alice:{password}@db/mlflow"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("password", "where"),
+    [("SECRET/pw", "tracking.uri=http://alice:{password}@127.0.0.1:9"),
+     ("SECRET pw", "tracking.serve=postgresql://alice:{password}@db/mlflow"),
+     ("SECRET@pw", "tracking.uri=postgresql://alice:{password}@db/mlflow"),
+     ("SECRET:pw", "tracking.uri=https://alice:{password}@mlflow.example.org")],
+)  # fmt: skip
 def test_a_tracking_uri_with_a_password_is_refused_before_anything_is_written(tmp_path, run_openrs, password, where):
     # The run folder would keep it in job.yaml, .hydra/ and mlflow_run.json: the credentials belong in the env.
     for mode in ([], ["-m"]):
