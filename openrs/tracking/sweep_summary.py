@@ -4,7 +4,8 @@ After each job of a multirun, the sweep's parent MLflow run (openrs.tracking) re
 row per job (its run name holds its overrides; best score with the 95% interval, best step, onset, hours,
 GPU-hours, USD, status, and the error of a failed job), and sweep_curves.png, the jobs' step-wise scores
 overlaid. Jobs that failed before their run was opened (an invalid override) are listed from the sweep
-folder. The files are also written to the sweep folder.
+folder. The files are also written to the sweep folder. A seed study (a sweep of `seed` alone) starts with a line
+saying how many seeds and what one costs in steps.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import yaml
 from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from openrs.run_folder import ERROR_FILE, FINAL_DIR, HYDRA_DIR, PARENT_FILE, RUN_FILE
 from openrs.tracking.metadata import EVAL_METRIC_PREFIX, distinctive, eval_metric
@@ -168,9 +169,28 @@ def close_dead_runs(tracking_uri: str, filter_string: str, error: str) -> int:
     return len(runs)
 
 
+def study_plan(config: DictConfig) -> str | None:
+    """The line a seed study starts with (a sweep whose only swept key is `seed`, from the command line or the
+    sweep file's hydra.sweeper.params): how many seeds and what one costs in steps; None for any other sweep."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    given = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
+    swept = [o for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
+    if [o.key_or_group for o in swept] != ["seed"] or not swept[0].is_discrete_sweep():
+        return None
+    seeds, steps = len(list(swept[0].sweep_string_iterator())), OmegaConf.select(config, "trainer.max_steps")
+    return (f"openrs: a seed study: {seeds} runs identical but for the seed, {steps} steps each ({seeds * steps} "
+            f"in all); when they end, openrs-verdict {config.hydra.sweep.dir} tells the recipe from the seed")
+
+
 class SweepSummary(Callback):
-    """Rewrites the comparison after every job of a tracked sweep (Hydra stops before on_multirun_end when a
-    job failed), and closes the parent run (write_summary)."""
+    """Says what a seed study will run (study_plan); rewrites the comparison after every job of a tracked sweep
+    (Hydra stops before on_multirun_end when a job failed), and closes the parent run (write_summary)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if (plan := study_plan(config)) is not None:
+            print(plan, flush=True)
 
     def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:

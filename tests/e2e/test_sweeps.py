@@ -313,9 +313,21 @@ def test_a_seed_study_runs_jobs_identical_but_for_the_seed(tmp_path, run_openrs,
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = [yaml.safe_load(p.read_text()) for p in sorted(tmp_path.glob("*/job.yaml"))]
     assert sorted(j["seed"] for j in jobs) == ([0, 1, 2] if study == "smoke_seeds" else [0, 1, 2, 3, 4])
+    steps = jobs[0]["trainer"]["max_steps"]
+    assert proc.stdout.startswith(f"openrs: a seed study: {len(jobs)} runs identical but for the seed, {steps} steps "
+                                  f"each ({len(jobs) * steps} in all); when they end, openrs-verdict {tmp_path}")
     for job in jobs:
         del job["seed"], job["output_dir"]
     assert all(job == jobs[0] for job in jobs)
+
+
+def test_only_a_sweep_of_seeds_alone_is_announced_as_a_study(tmp_path, run_openrs):
+    seeds = run_openrs("-m", "openrs", "-m", "+experiment=smoke", "dry_run=true", "seed=3,4",
+                       f"hydra.sweep.dir={tmp_path}/a")  # fmt: skip
+    assert seeds.returncode == 0 and "openrs: a seed study: 2 runs identical but for the seed" in seeds.stdout
+    mixed = run_openrs("-m", "openrs", "-m", "+experiment=smoke", "dry_run=true", "seed=3,4", "trainer.beta=0,0.1",
+                       f"hydra.sweep.dir={tmp_path}/b")  # fmt: skip
+    assert mixed.returncode == 0 and "seed study" not in mixed.stdout
 
 
 def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
