@@ -1,4 +1,4 @@
-"""How often a study's intervals (openrs.verdict.study) hold the truth, over simulated studies.
+"""How often a study's intervals (openrs.base.seeds) hold the truth, over simulated studies.
 
     python benchmarks/seed_intervals.py --studies 1000
 
@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 from simulated_runs import simulate_study, true_study_gain, true_study_score
 
-from openrs.verdict.study import over_seeds, paired_gain
+from openrs.base.seeds import over_seeds, paired_gain
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
 # nothing imports. README's "Layout" section draws the same order.
 LAYERS = (
     "openrs",  # the package root: its version, conf/ and cache folders
-    "base",  # the user-facing error, redaction, process and collective helpers, the Optuna trial's contract
+    "base",  # the user-facing error, redaction, process and collective helpers, the Optuna trial's contract, seeds
     "config",  # the typed schemas of every config group
     "run_folder",  # the name of every file in a run folder
     "data",  # training data and evaluation benchmarks

@@ -16,6 +16,8 @@ from openrs.run_folder import JOB_FILE, not_openrs, trained_here
 # watched and stopped, and where it runs. Everything else shapes what is trained (README: Reruns and resume).
 RESUMABLE = ("trainer.max_steps", "trainer.save_steps", "trainer.logging_steps", "trainer.log_completions", "eval.",
              "tracking.", "selection.", "hardware.", "resume", "dry_run", "output_dir")  # fmt: skip
+# Keys the runs of a seed study may differ in besides `seed`: where and how each ran, not what it trained.
+NOT_THE_RECIPE = ("seed", "output_dir", "resume", "dry_run", "requeue_exit_code", "tracking.", "hardware.")
 
 
 def check_owned(out: Path, tracking_uri: str | None) -> None:
@@ -61,3 +63,12 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") ->
         elif x != y:
             found[f"{prefix}{key}"] = (x, y)
     return found
+
+
+def differing_keys(jobs: list[dict]) -> list[str]:
+    """The keys (dotted) in which job configs (nested as job.yaml holds them, or flattened as MLflow params) differ,
+    apart from NOT_THE_RECIPE: a seed study's must be none."""
+    found: set[str] = set()
+    for job in jobs[1:]:
+        found |= {k for k in differences(jobs[0], job) if not k.startswith(NOT_THE_RECIPE)}
+    return sorted(found)

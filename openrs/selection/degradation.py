@@ -59,6 +59,8 @@ key puts all problems in one group."""
 _MARGIN = 2
 # A short run's variation estimate is pulled towards zero as if this many more second differences had shown none.
 _SHRINK = 6
+# The most seeds Drop.seeds_to_confirm counts up to.
+_MOST_SEEDS = 64
 # Checkpoint variation the threshold is calibrated against: (variance as a share of the largest assumed, AR(1)
 # lag-one correlation). No variation, the largest independent or autocorrelated, and a quarter of it
 # autocorrelated: the false-alarm level is the worst of these.
@@ -88,6 +90,32 @@ class Degradation:
     """The run's checkpoint-to-checkpoint standard deviation of the true score as the detector estimates it
     from all evaluations (leaving out the step into the onset; shrunk on short runs), a fraction; None when
     it has fewer than 3 evaluations or no sampling error."""
+    drop: Drop | None = None
+    """The largest drop over all evaluations (the evaluations from some step on below those before it, confirmed or
+    not) and what it would take to confirm it; None when there is none (or no sampling error)."""
+
+
+@dataclass
+class Drop:
+    """The largest drop the detector sees over all of a run's evaluations (its statistic, standardized, without the
+    rule that each evaluation after the onset lie low), against the smallest one of that shape it confirms at the
+    same problems, samples and number of evaluations: without noise, its standard error times the threshold, or the
+    margin, whichever is larger. Averaging k seeds' curves divides both the sampling error and the checkpoint
+    variation by sqrt(k); the threshold grows as the sampling error shrinks, since it holds for checkpoint
+    variation up to `variation`, so below some size no number of seeds confirms a drop."""
+
+    onset_step: int
+    """The first step of the lower evaluations."""
+    size: float
+    """How far the evaluations from onset_step lie below the reference evaluations before it, a fraction."""
+    smallest_confirmable: float
+    """The smallest drop of this shape, at these problems and samples, that the detector confirms, a fraction."""
+    seeds_to_confirm: int | None
+    """Seeds whose curves, averaged, would confirm a drop of this size (1: this run's does); None: more than
+    _MOST_SEEDS, or none at the detector's checkpoint-variation bound."""
+    samples_now: int
+    """Samples per problem of the evaluations."""
+    problems: int
 
 
 @dataclass
@@ -148,14 +176,17 @@ def _variation_ratio(x: np.ndarray) -> np.ndarray:
     return np.maximum(second.sum(axis=1, keepdims=True) - left_out, 0) / (max(n - 2, 0) - count + _SHRINK)
 
 
-def _largest_drop(x: np.ndarray, persistence: int) -> tuple[np.ndarray, np.ndarray]:
+def _largest_drop(x: np.ndarray, persistence: int, margin: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The largest standardized drop at the last evaluation of runs x (runs x evaluations, scores in units
-    of one evaluation's sampling error; see the module docstring) -> (drop, its onset index), each (runs,);
-    onsets are those with at least `persistence` evaluations from them on; -inf where none qualifies."""
+    of one evaluation's sampling error; see the module docstring) -> (drop, its onset index, its standard error in
+    those units), each (runs,); onsets are those with at least `persistence` evaluations from them on (and, with
+    margin, with every evaluation from them on _MARGIN standard errors below the reference); a drop of -inf where
+    none qualifies."""
     runs, n = x.shape
     cum = np.concatenate([np.zeros((runs, 1)), np.cumsum(x, axis=1)], axis=1)
     inflation = 1 + _variation_ratio(x)
-    best, onset = np.full(runs, -np.inf), np.zeros(runs, dtype=int)
+    best, onset, unit = np.full(runs, -np.inf), np.zeros(runs, dtype=int), np.ones(runs)
+    rows = np.arange(runs)
     for t in range(1, n - persistence + 1):
         after, before = n - t, t - np.arange(t)  # lengths of [t, n) and of the references [a, t), a = 0 .. t-1
         reference = (cum[:, t : t + 1] - cum[:, :t]) / before
@@ -164,11 +195,13 @@ def _largest_drop(x: np.ndarray, persistence: int) -> tuple[np.ndarray, np.ndarr
         # Every evaluation since t must be lower, by _MARGIN of its standard errors: else the evaluation before a
         # sudden drop, as high as the peak, would pass as the onset and one low evaluation confirm the drop.
         low_enough = reference - _MARGIN * np.sqrt(inflation[:, t : t + 1]) > x[:, t:].max(axis=1, keepdims=True)
-        drop[~low_enough] = -np.inf
-        drop = drop.max(axis=1)
+        if margin:
+            drop[~low_enough] = -np.inf
+        widest = drop.argmax(axis=1)
+        drop, error = drop[rows, widest], error[rows, widest]
         better = drop > best
-        best[better], onset[better] = drop[better], t
-    return best, onset
+        best[better], onset[better], unit[better] = drop[better], t, error[better]
+    return best, onset, unit
 
 
 @cache
@@ -235,15 +268,37 @@ def analyse(
         error = _sampling_error(m, n)
         if error == 0:
             continue
-        drop, at = _largest_drop(scores[None, :n] / error, persistence)
+        drop, at, _ = _largest_drop(scores[None, :n] / error, persistence)
         if drop[0] > drop_thresholds(planned, persistence, alpha, _rounded_up((variation / error) ** 2))[n]:
             onset, confirmed = steps[at[0]], steps[n - 1]
             break
-    error, sd = _sampling_error(m, len(steps)), None
+    error, sd, drop = _sampling_error(m, len(steps)), None, None
     if len(steps) >= 3 and error > 0:
         ratio = _variation_ratio(scores[None] / error)[0, steps.index(onset) if onset is not None else 0]
         sd = float(error * np.sqrt(ratio))
-    return Degradation(per_step, steps[peak], steps[tied], onset, confirmed, sd)
+    if len(steps) > persistence and error > 0:
+        drop = _drop(m, scores / error, error, planned, persistence, alpha, variation)
+    return Degradation(per_step, steps[peak], steps[tied], onset, confirmed, sd, drop)
+
+
+def _drop(m: RateMatrix, x: np.ndarray, error: float, planned: int, persistence: int, alpha: float,
+          variation: float) -> Drop | None:  # fmt: skip
+    """The Drop over all evaluations x (scores in units of the sampling error `error`); None without one."""
+    z, at, unit = (v[0] for v in _largest_drop(x[None], persistence, margin=False))
+    if not np.isfinite(z) or z <= 0:
+        return None
+    ratio = float(_variation_ratio(x[None])[0, at])  # the checkpoint variation the drop's error counts
+
+    def smallest(seeds: int) -> float:
+        """The smallest drop of this shape confirmed on the average of `seeds` such runs: one without noise over the
+        threshold, every evaluation from its onset on _MARGIN standard errors below the reference."""
+        e = error / math.sqrt(seeds)
+        threshold = drop_thresholds(planned, persistence, alpha, _rounded_up((variation / e) ** 2))[len(x)]
+        return max(threshold * unit, _MARGIN * math.sqrt(1 + ratio)) * e
+
+    size = float(z * unit * error)
+    seeds = next((k for k in range(1, _MOST_SEEDS + 1) if smallest(k) <= size), None)
+    return Drop(m.steps[int(at)], size, float(smallest(1)), seeds, int(m.samples[0, 0]), len(m.rates))
 
 
 def _sampling_error(m: RateMatrix, n: int) -> float:

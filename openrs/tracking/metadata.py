@@ -21,6 +21,8 @@ UI_DEFAULT = "http://127.0.0.1:5000"
 # The UI groups a run's charts by the metric name up to its last "/" and sorts the groups by name: the step-wise
 # evaluations' curves come first with this prefix (before best/, clip_ratio/, completions/, cost/, ...).
 EVAL_METRIC_PREFIX = "benchmark/"
+# The tag of a sweep's parent run: the sweep folder, whose summary its jobs rewrite (openrs.tracking.sweep_summary).
+SWEEP_TAG = "openrs.sweep_dir"
 
 
 def eval_metric(benchmark: str, statistic: str) -> str:

@@ -23,7 +23,7 @@ from openrs.base.redaction import redact
 from openrs.base.trial import TRIAL_TAG, trial_spec
 from openrs.config.job import JobConfig
 from openrs.run_folder import COMPLETE_MARKER, JOB_FILE, JOURNAL, PARENT_FILE, RUN_FILE, retired_journal
-from openrs.tracking.metadata import flatten, git_commit, run_name, ui_link
+from openrs.tracking.metadata import SWEEP_TAG, flatten, git_commit, run_name, ui_link
 from openrs.tracking.run_log import RunLog
 from openrs.tracking.store import experiment_id, job_client, store_lock, store_uri
 
@@ -37,7 +37,7 @@ def _sweep_parent(client, experiment_id: str, sweep_dir: Path, name: str) -> str
         if path.is_file():
             return json.loads(path.read_text())["run_id"]
         run = client.create_run(
-            experiment_id, run_name=f"{name} sweep", tags={"openrs.sweep_dir": str(sweep_dir.resolve())}
+            experiment_id, run_name=f"{name} sweep", tags={SWEEP_TAG: str(sweep_dir.resolve())}
         )
         path.write_text(json.dumps({"run_id": run.info.run_id, "tracking_uri": client.tracking_uri}))
         return run.info.run_id

@@ -22,6 +22,11 @@ def runs_of(client, target: str) -> list:
     return children or [run]
 
 
+def jobs(client, parent_id: str) -> list:
+    """The runs of a sweep's jobs, oldest first."""
+    return [r for r in runs_of(client, parent_id) if r.info.run_id != parent_id]
+
+
 COLUMNS = ["run", "status", "best pass@1 %", "best step", "onset", "hours", "GPU-hours", "USD", "run id"]
 
 

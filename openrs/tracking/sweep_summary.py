@@ -4,8 +4,9 @@ After each job of a multirun, the sweep's parent MLflow run (openrs.tracking) re
 row per job (its run name holds its overrides; best score with the 95% interval, best step, onset, hours,
 GPU-hours, USD, status, and the error of a failed job), and sweep_curves.png, the jobs' step-wise scores
 overlaid. Jobs that failed before their run was opened (an invalid override) are listed from the sweep
-folder. The files are also written to the sweep folder. A seed study (a sweep of `seed` alone) starts with a line
-saying how many seeds and what one costs in steps.
+folder. The files are also written to the sweep folder. A seed study (openrs.tracking.seed_study) starts with a line
+saying how many seeds and what one costs in steps; its summary adds sweep_study.csv, the mean over the seeds by
+benchmark and step with its interval, and its sweep_curves.png draws that mean with its band over each seed.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import yaml
 from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from openrs.run_folder import ERROR_FILE, FINAL_DIR, HYDRA_DIR, PARENT_FILE, RUN_FILE
-from openrs.tracking.metadata import EVAL_METRIC_PREFIX, distinctive, eval_metric
-from openrs.tracking.run_table import COLUMNS, markdown, rows, runs_of
+from openrs.tracking import seed_study
+from openrs.tracking.metadata import EVAL_METRIC_PREFIX, SWEEP_TAG, distinctive, eval_metric
+from openrs.tracking.run_table import COLUMNS, jobs, markdown, rows
 from openrs.tracking.store import store_uri
 
 CURVE_KEY = eval_metric("average", "pass_at_1")
@@ -65,11 +67,6 @@ def load_sweep(sweep: str | Path, tracking_uri: str | None = None) -> tuple:
         raise ValueError(f"run id {sweep}: say which MLflow store holds it (tracking_uri, MLFLOW_TRACKING_URI)")
     client = MlflowClient(tracking_uri)
     return client, jobs(client, str(sweep))
-
-
-def jobs(client, parent_id: str) -> list:
-    """The runs of a sweep's jobs, oldest first."""
-    return [r for r in runs_of(client, parent_id) if r.info.run_id != parent_id]
 
 
 def labels(runs: list) -> tuple[list[str], str]:
@@ -122,15 +119,27 @@ def write_summary(sweep_dir: Path, final: bool) -> None:
         with open(sweep_dir / "sweep_summary.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             table, runs = summary(client, parent["run_id"], sweep_dir)
+            study = seed_study.curves(client, runs) if seed_study.is_study(runs) else None
+            text, written = markdown(table), ["sweep_summary.md", "sweep_summary.csv", "sweep_curves.png"]
+            if study is not None:
+                client.set_tag(parent["run_id"], seed_study.STUDY_TAG, seed_study.STUDY)
+                study_rows = seed_study.rows(study)
+                text += f"\nOver the seeds:\n\n{seed_study.markdown(study_rows)}"
+                with _replacing(sweep_dir / "sweep_study.csv") as path:
+                    seed_study.write_table(study_rows, path)
+                written.append("sweep_study.csv")
             with _replacing(sweep_dir / "sweep_summary.md") as path:
-                path.write_text(markdown(table))
+                path.write_text(text)
             with _replacing(sweep_dir / "sweep_summary.csv") as path, open(path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "error"])
                 writer.writeheader()
                 writer.writerows(table)
             with _replacing(sweep_dir / "sweep_curves.png") as path:
-                overlay(client, runs, path)
-            for name in ("sweep_summary.md", "sweep_summary.csv", "sweep_curves.png"):
+                if study is None:
+                    overlay(client, runs, path)
+                else:
+                    seed_study.figure(study, labels(runs)[1], path)
+            for name in written:
                 client.log_artifact(parent["run_id"], str(sweep_dir / name))
             if any(row["status"] == "FAILED" for row in table):
                 client.set_terminated(parent["run_id"], "FAILED")
@@ -140,7 +149,7 @@ def write_summary(sweep_dir: Path, final: bool) -> None:
         print(f"openrs: the sweep summary could not be written ({err})", file=sys.stderr)
         return
     if final:
-        print(f"openrs: sweep summary (also in {sweep_dir}):\n{markdown(table)}", file=sys.stderr)
+        print(f"openrs: sweep summary (also in {sweep_dir}):\n{text}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -164,33 +173,18 @@ def close_dead_runs(tracking_uri: str, filter_string: str, error: str) -> int:
         client.set_tag(run.info.run_id, "openrs.error", error[:5000])
         client.set_terminated(run.info.run_id, "FAILED")
         if parent := run.data.tags.get("mlflow.parentRunId"):
-            if sweep_dir := client.get_run(parent).data.tags.get("openrs.sweep_dir"):
+            if sweep_dir := client.get_run(parent).data.tags.get(SWEEP_TAG):
                 write_summary(Path(sweep_dir), final=False)
     return len(runs)
 
 
-def study_plan(config: DictConfig) -> str | None:
-    """The line a seed study starts with (a sweep whose only swept key is `seed`, from the command line or the
-    sweep file's hydra.sweeper.params): how many seeds and what one costs in steps; None for any other sweep."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    given = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
-    swept = [o for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
-    if [o.key_or_group for o in swept] != ["seed"] or not swept[0].is_discrete_sweep():
-        return None
-    seeds, steps = len(list(swept[0].sweep_string_iterator())), OmegaConf.select(config, "trainer.max_steps")
-    return (f"openrs: a seed study: {seeds} runs identical but for the seed, {steps} steps each ({seeds * steps} "
-            f"in all); when they end, openrs-verdict {config.hydra.sweep.dir} tells the recipe from the seed")
-
-
 class SweepSummary(Callback):
-    """Says what a seed study will run (study_plan); rewrites the comparison after every job of a tracked sweep
+    """Says what a seed study will run (seed_study.plan); rewrites the comparison after every job of a tracked sweep
     (Hydra stops before on_multirun_end when a job failed), and closes the parent run (write_summary)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if (plan := study_plan(config)) is not None:
-            print(plan, flush=True)
+        if (line := seed_study.plan(config)) is not None:
+            print(line, flush=True)
 
     def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
         if config.hydra.mode != RunMode.MULTIRUN:

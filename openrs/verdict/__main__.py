@@ -1,7 +1,7 @@
 """`openrs-verdict RUN_FOLDER | EVALUATE_FOLDER | MLFLOW_RUN_ID` (or `python -m openrs.verdict`): did it reproduce
 Open-RS? Per benchmark, the run's pass@1 against the paper's, a verdict, and the curves where there are steps.
-`openrs-verdict SWEEP_FOLDER` or `openrs-verdict RUN_FOLDER RUN_FOLDER ...`: the same over a seed study's runs
-(openrs.verdict.study), with the seed variance counted."""
+`openrs-verdict SWEEP_FOLDER | SWEEP_PARENT_RUN_ID` or `openrs-verdict RUN_FOLDER RUN_FOLDER ...`: the same over a
+seed study's runs (openrs.verdict.study), with the seed variance counted."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from openrs.run_folder import JOB_FILE, VERDICT_DIR
 from openrs.selection.degradation import analyse
 from openrs.tracking.store import default_tracking_uri
 from openrs.verdict.comparison import compare, one_sample_results, one_sample_score
-from openrs.verdict.evidence import Evaluated, read, read_study
+from openrs.verdict.evidence import Evaluated, read, read_study, sweep_run
 from openrs.verdict.paper import Paper, paper
 from openrs.verdict.render import Curves, markdown, study_markdown, write, write_study
 from openrs.verdict.study import judge
@@ -24,8 +24,8 @@ from openrs.verdict.study import judge
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="openrs-verdict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", nargs="+", help="a run folder, an openrs-evaluate output folder, or an MLflow run "
-                        "id; or a seed study: a sweep folder, or several run folders")  # fmt: skip
+    parser.add_argument("target", nargs="+", help="a run folder, an openrs-evaluate folder, an MLflow run id; or a "
+                        "seed study: a sweep folder, a sweep's parent run id, or several run folders")  # fmt: skip
     parser.add_argument("--against", help="the Table 1 row to compare with (default: the run's experiment's, or the "
                         "base model's for an evaluation of it)")  # fmt: skip
     parser.add_argument("--step", type=int, help="the run's step to compare (default: the step the paper kept)")
@@ -34,14 +34,14 @@ def main(argv: list[str] | None = None) -> None:
                         "outputs/verdict/RUN_ID for an MLflow run)")  # fmt: skip
     args = parser.parse_args(argv)
     ref = paper()
-    first = Path(args.target[0])
+    uri, first = args.tracking_uri or default_tracking_uri(), Path(args.target[0])
     sweep = first.is_dir() and not (first / JOB_FILE).is_file() and any(first.glob(f"*/{JOB_FILE}"))
-    if len(args.target) > 1 or sweep:
-        _study(args, ref)
+    if len(args.target) > 1 or sweep or sweep_run(args.target[0], uri):
+        _study(args, ref, uri)
         return
     args.target = args.target[0]
     try:
-        run = read(args.target, args.tracking_uri or default_tracking_uri())
+        run = read(args.target, uri)
         row, step, skipped = _judged(run, ref, args.against, args.step)
         out = args.out or (run.folder / VERDICT_DIR if run.folder else Path("outputs") / VERDICT_DIR / args.target)
         if problem := unusable(out):
@@ -55,12 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     _publish(out, text, lambda: write(out, text, rows, curves, f"{run.what} vs {row}"))
 
 
-def _study(args: argparse.Namespace, ref: Paper) -> None:
-    """The verdict over a seed study, written to --out (default: SWEEP_FOLDER/verdict, or outputs/verdict/study)."""
+def _study(args: argparse.Namespace, ref: Paper, tracking_uri: str) -> None:
+    """The verdict over a seed study, written to --out (default: SWEEP_FOLDER/verdict, outputs/verdict/RUN_ID for
+    a sweep's parent run in MLflow, or outputs/verdict/study)."""
     try:
-        study = judge(read_study(args.target), ref, args.step)
-        single = len(args.target) == 1
-        out = args.out or (Path(args.target[0]) / VERDICT_DIR if single else Path("outputs") / VERDICT_DIR / "study")
+        study = judge(read_study(args.target, tracking_uri), ref, args.step)
+        single = args.target[0] if len(args.target) == 1 else None
+        folder = Path(single) / VERDICT_DIR if single and Path(single).is_dir() else None
+        out = args.out or folder or Path("outputs") / VERDICT_DIR / (single or "study")
         if problem := unusable(out):
             raise ValueError(f"--out {out}: {problem}; choose another folder")
     except ValueError as err:

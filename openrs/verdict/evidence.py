@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import math
 import re
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -13,9 +14,10 @@ from pydantic import ValidationError
 
 from openrs.base.redaction import redact
 from openrs.config.job import JobConfig, SelectionConfig
-from openrs.run_folder import JOB_FILE, eval_dir, evaluated_steps
+from openrs.run_folder import EVAL_DIR, JOB_FILE, eval_dir, evaluated_steps
 from openrs.selection.degradation import load_run
-from openrs.tracking.metadata import EVAL_METRIC_PREFIX, eval_metric
+from openrs.tracking.metadata import EVAL_METRIC_PREFIX, SWEEP_TAG, eval_metric
+from openrs.tracking.run_table import jobs
 from openrs.tracking.store import existing_store, job_client
 from openrs.verdict.comparison import Score
 
@@ -68,23 +70,59 @@ def read(target: str, tracking_uri: str) -> Evaluated:
     return _mlflow_run(target, existing_store(tracking_uri))
 
 
-def read_study(targets: list[str]) -> list[Evaluated]:
-    """The runs of a seed study: run folders, and sweep folders (each job folder in them that holds job.yaml), read
-    as read() reads a run folder. ValueError, one line, for a target that is neither, or fewer than 2 runs."""
-    folders = []
-    for target in targets:
-        path = Path(target)
-        jobs = sorted(p for p in path.glob("*") if (p / JOB_FILE).is_file()) if path.is_dir() else []
-        if (path / JOB_FILE).is_file():
-            folders.append(path)
-        elif jobs:
-            folders += jobs
-        else:
-            raise ValueError(f"{target[:200]}: neither a run folder ({JOB_FILE}) nor a sweep folder of run folders; "
-                             "a study is read from run folders")  # fmt: skip
-    if len(folders) < 2:
-        raise ValueError(f"a study needs 2 runs or more; {', '.join(targets)[:200]} holds {len(folders)}")
-    return [_run_folder(folder) for folder in folders]
+def sweep_run(target: str, tracking_uri: str) -> bool:
+    """Whether target is the MLflow run id of a sweep's parent run (whose jobs a study's verdict reads), not a folder
+    here; False for anything else, which read() then reads or refuses."""
+    if Path(target).exists() or not _RUN_ID.fullmatch(target):
+        return False
+    try:
+        return SWEEP_TAG in job_client(existing_store(tracking_uri)).get_run(target).data.tags
+    except Exception:  # noqa: BLE001 - no such run, no store: read() says which, in one line
+        return False
+
+
+def read_study(targets: list[str], tracking_uri: str) -> list[Evaluated]:
+    """The runs of a seed study: run folders, sweep folders (each job folder in them that holds job.yaml), read
+    as read() reads a run folder, or a sweep's parent run in MLflow (sweep_run), whose jobs' job.yaml and eval/
+    artifacts are read the same way. ValueError, one line, for a target that is none of these, or fewer than 2
+    runs."""
+    if len(targets) == 1 and sweep_run(targets[0], tracking_uri):
+        runs = _mlflow_jobs(targets[0], existing_store(tracking_uri))
+    else:
+        folders = []
+        for target in targets:
+            path = Path(target)
+            jobs = sorted(p for p in path.glob("*") if (p / JOB_FILE).is_file()) if path.is_dir() else []
+            if (path / JOB_FILE).is_file():
+                folders.append(path)
+            elif jobs:
+                folders += jobs
+            else:
+                raise ValueError(f"{target[:200]}: neither a run folder ({JOB_FILE}), nor a sweep folder of run "
+                                 "folders, nor a sweep's parent run in MLflow; a study is read from these")  # fmt: skip
+        runs = [_run_folder(folder) for folder in folders]
+    if len(runs) < 2:
+        raise ValueError(f"a study needs 2 runs or more; {', '.join(targets)[:200]} holds {len(runs)}")
+    return runs
+
+
+def _mlflow_jobs(parent_id: str, tracking_uri: str) -> list[Evaluated]:
+    """The jobs of a sweep's parent run, each read from its job.yaml and eval/ artifacts (logged when a job ends)."""
+    client = job_client(tracking_uri)
+    runs = jobs(client, parent_id)
+    read = []
+    with tempfile.TemporaryDirectory(prefix="openrs-verdict-") as tmp:
+        for run in runs:
+            folder, run_id = Path(tmp) / run.info.run_id, run.info.run_id
+            try:
+                for artifact in (JOB_FILE, EVAL_DIR):
+                    client.download_artifacts(run_id, artifact, str(folder))
+            except Exception:  # noqa: BLE001 - not logged (yet): the job is running, or failed before it ended
+                raise ValueError(f"MLflow run {run_id} ({run.info.run_name}, {run.info.status}) holds no {JOB_FILE} "
+                                 f"and {EVAL_DIR}/ artifacts, which a job logs when it ends: judge the study when "
+                                 "its jobs have ended, or give their run folders") from None  # fmt: skip
+            read.append(replace(_run_folder(folder), what=f"MLflow run {run_id}", folder=None))
+    return read
 
 
 def _model_of(model: dict) -> tuple[str, str | None]:

@@ -10,9 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from openrs.base.seeds import gain_sentence
 from openrs.selection.degradation import Degradation
+from openrs.tracking.seed_study import draw
 from openrs.verdict.comparison import Comparison, Score, mean, overall, points_of
-from openrs.verdict.study import Study, gain_sentence, shape_sentence
+from openrs.verdict.study import Study, shape_sentence
 
 REPORT, TABLE, FIGURE, CURVES = "verdict.md", "verdict.csv", "verdict.png", "curves.png"
 
@@ -53,9 +55,22 @@ def markdown(what: str, row: str, step: int | None, rows: list[Comparison], curv
 
 
 def _curve_sentence(who: str, d: Degradation) -> str:
+    """Where a curve peaked and degraded, and how large its drop is against the smallest its evidence confirms."""
     drop = (f"degraded from step {d.onset_step} (confirmed at {d.confirmed_at})" if d.onset_step is not None
             else "shows no confirmed degradation")  # fmt: skip
-    return f"{who} peaked at step {d.peak_step} and {drop}, by openrs.selection.degradation."
+    said = f"{who} peaked at step {d.peak_step} and {drop}, by openrs.selection.degradation"
+    if (e := d.drop) is None:
+        return f"{said}; no evaluations lie below those before them."
+    samples = f"{e.samples_now} sample{'s' if e.samples_now != 1 else ''}"
+    evidence = (f"at {e.problems} problems with {samples} each, a drop must be about "
+                f"{100 * e.smallest_confirmable:.1f} points to be confirmed (half the time)")  # fmt: skip
+    said += f": from step {e.onset_step} its evaluations lie {100 * e.size:.1f} points below those before; {evidence}"
+    if e.size >= e.smallest_confirmable:
+        return f"{said}."
+    if e.seeds_to_confirm is None:
+        return (f"{said}; no number of seeds would confirm one of {100 * e.size:.1f} points at the detector's bound "
+                "on checkpoint variation (selection.checkpoint_variation).")
+    return f"{said}; averaged over {e.seeds_to_confirm} seeds, one of {100 * e.size:.1f} points would be."
 
 
 def write(out: Path, text: str, rows: list[Comparison], curves: Curves | None, title: str) -> list[Path]:
@@ -133,10 +148,13 @@ def study_markdown(study: Study) -> str:
     for name, gain in (study.gains or {}).items():
         lines.append(f"- {gain_sentence(gain, name)}.")
     lines += ["", "## 4. Peak and degradation per seed", "", shape_sentence(study.seeds), "",
-              "| run | seed | peak step | onset step |", "|---|---|---|---|"]  # fmt: skip
+              "| run | seed | peak step | onset step | largest drop, points (from step) | confirmable from, points |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
     for c in study.seeds:
+        drop = (f"{100 * c.drop.size:.1f} ({c.drop.onset_step}) | {100 * c.drop.smallest_confirmable:.1f}"
+                if c.drop is not None else "- | -")  # fmt: skip
         lines.append(f"| {c.run} | {c.seed} | {c.peak_step if c.peak_step is not None else '-'} | "
-                     f"{c.onset_step if c.onset_step is not None else 'none'} |")  # fmt: skip
+                     f"{c.onset_step if c.onset_step is not None else 'none'} | {drop} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -158,15 +176,8 @@ def _study_curves(path: Path, study: Study, title: str) -> Path:
     names = list(study.scores)
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        for c in study.seeds:
-            points = sorted((at, sc[name]) for at, sc in c.scores.items() if name in sc)
-            ax.plot([a for a, _ in points], [100 * v for _, v in points], color="tab:blue", linewidth=0.7, alpha=0.5)
-        steps = sorted(at for at, sc in study.curve.items() if name in sc)
-        means = [study.curve[at][name] for at in steps]
-        ax.plot(steps, [100 * m.mean for m in means], color="tab:blue", linewidth=2.2, marker="o",
-                label=f"mean of {len(study.seeds)} seeds")  # fmt: skip
-        ax.fill_between(steps, [100 * m.low for m in means], [100 * m.high for m in means], color="tab:blue",
-                        alpha=0.15, label="95% interval of the mean")  # fmt: skip
+        draw(ax, [{at: sc[name] for at, sc in c.scores.items() if name in sc} for c in study.seeds],
+             f"mean of {len(study.seeds)} seeds")  # fmt: skip
         if name in study.paper:
             ax.axhline(100 * study.paper[name], color="tab:gray", linestyle="--", label=f"paper {study.paper_row}")
         ax.set_title(name)

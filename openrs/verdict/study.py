@@ -1,96 +1,23 @@
-"""Scores over the seeds of a study (runs identical but for `seed`): what a score and a gain are once seed variance
-counts (issue: single-seed RL gains on 1.5B models often shrink under seed variance, arXiv 2504.07086).
-
-Each seed's score already carries both sources of noise, the evaluation's sampling (its problems' samples) and the
-seed's own trajectory (data order, generation), so the spread of the seeds' scores counts both. The interval for
-their mean is Student's t over the seeds: mean +- t(k - 1) sd / sqrt(k); with 3 seeds t is 4.30, wide, and that is
-the honest answer. One more run of the recipe falls within mean +- t(k - 1) sd sqrt(1 + 1/k) (the prediction
-interval): a single published number, such as the paper's, is judged against that. A gain over the base model is
-paired: each seed against its own step-0 evaluation, and the t interval of those differences. Scores are fractions
-in [0, 1]; sentences print points (x 100).
-
-A study (judge) is runs identical but for `seed` (differing_keys), judged at one step: per benchmark the mean over
-seeds, the paper's number against one seed's range, the gain over each seed's own step 0, and where each seed
-peaked and degraded (openrs.selection.degradation per seed).
+"""A seed study (runs identical but for `seed`, differing_keys) judged at one step (judge): per benchmark the mean
+over seeds (openrs.base.seeds), the paper's number against the range one seed gives, the gain over each seed's own
+step 0, and where each seed peaked and degraded (openrs.selection.degradation per seed). Scores are fractions in
+[0, 1]; sentences print points (x 100).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
 
-from openrs.resolve.rerun import differences
-from openrs.selection.degradation import analyse
+from openrs.base.seeds import OverSeeds, over_seeds, paired_gain
+from openrs.resolve.rerun import differing_keys
+from openrs.selection.degradation import Drop, analyse
 from openrs.verdict.evidence import Evaluated
 from openrs.verdict.paper import Paper
 
-# Keys the runs of a study may differ in besides `seed`: where and how each ran, not what it trained.
-NOT_THE_RECIPE = ("seed", "output_dir", "resume", "dry_run", "requeue_exit_code", "tracking.", "hardware.")
 # The paper's shape (its abstract): accuracy peaks after 50-100 steps and degrades after 150-200.
 PAPER_PEAK, PAPER_ONSET = (50, 100), (150, 200)
-
-
-@dataclass(frozen=True)
-class OverSeeds:
-    """A score (or a gain) over the seeds of a study, fractions."""
-
-    mean: float
-    sd: float
-    """Between-seed sample standard deviation (0 with one seed)."""
-    seeds: int
-    low: float
-    high: float
-    """95% interval of the mean (Student's t, seeds - 1 degrees of freedom); nan with one seed."""
-    predict_low: float
-    predict_high: float
-    """95% prediction interval of one more seed's score; nan with one seed."""
-
-    @property
-    def distinguishable_from_zero(self) -> bool:
-        """Whether the interval of the mean excludes 0 (False with one seed: nothing to tell a seed from a gain)."""
-        return self.low > 0 or self.high < 0
-
-    def holds_one_run(self, value: float) -> bool:
-        """Whether a single run's score `value` is one a seed of this study could give (inside the prediction
-        interval)."""
-        return self.predict_low <= value <= self.predict_high
-
-
-def over_seeds(values: Sequence[float], confidence: float = 0.95) -> OverSeeds:
-    """Mean, between-seed spread and t intervals of one score per seed, (seeds,) fractions. ValueError on an empty
-    or non-finite input."""
-    x = np.asarray(values, dtype=float)
-    if x.size == 0 or not np.isfinite(x).all():
-        raise ValueError(f"over_seeds needs one finite score per seed, got {list(values)!r}")
-    k, mean = x.size, float(x.mean())
-    if k == 1:
-        return OverSeeds(mean, 0.0, 1, math.nan, math.nan, math.nan, math.nan)
-    sd = float(x.std(ddof=1))
-    t = float(student_t.ppf(0.5 + confidence / 2, k - 1))
-    half, predict = t * sd / math.sqrt(k), t * sd * math.sqrt(1 + 1 / k)
-    return OverSeeds(mean, sd, k, mean - half, mean + half, mean - predict, mean + predict)
-
-
-def paired_gain(after: Sequence[float], before: Sequence[float], confidence: float = 0.95) -> OverSeeds:
-    """The gain of each seed over its own earlier evaluation (after[i] - before[i], (seeds,) fractions each),
-    summarised over the seeds as over_seeds does."""
-    if len(after) != len(before):
-        raise ValueError(f"paired_gain needs a before for every after: {len(after)} after, {len(before)} before")
-    return over_seeds([a - b for a, b in zip(after, before, strict=True)], confidence)
-
-
-def gain_sentence(gain: OverSeeds, benchmark: str) -> str:
-    """'gain over base +X points (95% [a, b]) on BENCHMARK over K seeds', or why it cannot be told from none."""
-    seeds = f"{gain.seeds} seed{'s' if gain.seeds != 1 else ''}"
-    if gain.seeds == 1:
-        return f"gain over base {100 * gain.mean:+.1f} points on {benchmark} from 1 seed: no interval; run more seeds"
-    said = (f"gain over base {100 * gain.mean:+.1f} points (95% [{100 * gain.low:+.1f}, {100 * gain.high:+.1f}]) on "
-            f"{benchmark} over {seeds}")  # fmt: skip
-    return said if gain.distinguishable_from_zero else f"{said}: not distinguishable from no gain"
 
 
 @dataclass(frozen=True)
@@ -102,6 +29,8 @@ class SeedCurve:
     scores: dict[int, dict[str, float]]
     peak_step: int | None
     onset_step: int | None
+    drop: Drop | None
+    """Its largest drop against the smallest its evidence confirms (None: none, or no per-problem results)."""
 
 
 @dataclass(frozen=True)
@@ -124,14 +53,6 @@ class Study:
     curve: dict[int, dict[str, OverSeeds]]
     """Step -> benchmark -> pass@1 over the seeds, at every step all runs evaluated."""
     seeds: list[SeedCurve]
-
-
-def differing_keys(jobs: list[dict]) -> list[str]:
-    """The keys (dotted) in which job configs differ, apart from NOT_THE_RECIPE: a study's must be none."""
-    found: set[str] = set()
-    for job in jobs[1:]:
-        found |= {k for k in differences(jobs[0], job) if not k.startswith(NOT_THE_RECIPE)}
-    return sorted(found)
 
 
 def judge(runs: list[Evaluated], ref: Paper, step: int | None = None) -> Study:
@@ -177,12 +98,12 @@ def judge(runs: list[Evaluated], ref: Paper, step: int | None = None) -> Study:
 
 def _seed_curve(run: Evaluated) -> SeedCurve:
     scores = {at: {b: s.value for b, s in sc.items()} for at, sc in run.steps.items() if at is not None}
-    peak = onset = None
+    peak = onset = drop = None
     if run.per_problem and run.selection is not None and len(run.per_problem) >= 2:
         s = run.selection
         d = analyse(run.per_problem, alpha=s.alpha, persistence=s.persistence, variation=s.checkpoint_variation)
-        peak, onset = d.peak_step, d.onset_step
-    return SeedCurve(run.what, run.job["seed"], scores, peak, onset)
+        peak, onset, drop = d.peak_step, d.onset_step, d.drop
+    return SeedCurve(run.what, run.job["seed"], scores, peak, onset, drop)
 
 
 def shape_sentence(seeds: list[SeedCurve]) -> str:

@@ -205,3 +205,33 @@ def test_the_runs_own_checkpoint_variation_is_estimated():
     # 13 second differences, shrunk as if 6 more had shown none: 3 points read as about 3 * sqrt(13 / 19) = 2.5.
     assert 0.02 <= estimate(0.03) <= 0.03
     assert estimate(0.0) < 0.005 and estimate(0.0, trend=-0.01) < 0.005  # a steady decline is no variation
+
+
+# The paper's exp3 evaluations: AIME24, AMC23 and MATH-500 (30, 40 and 500 problems) with one sample each, 8 of them;
+# the score steps down from the fourth on, as the paper's curve did after step 150.
+PAPER_SPEC = {"aime24": 30, "amc23": 40, "math500": 500}
+
+
+def stepped_runs(rng, drop: float, samples: int, trials: int) -> list:
+    curve = [0.0] * 3 + [-drop] * 5
+    spec = {name: (n, samples, curve) for name, n in PAPER_SPEC.items()}
+    return [analyse(simulate_benchmarks(rng, spec)[0]) for _ in range(trials)]
+
+
+def test_a_drop_is_measured_and_set_against_the_smallest_the_evidence_confirms():
+    """A clear drop (15 points) is sized and confirmed from where it starts; a drop of 6 points on the paper's
+    evidence is seen, not confirmed, and the seeds said to confirm it do, about half the time (the smallest
+    confirmable drop is the edge: without noise over the threshold), far more often than one run does."""
+    rng = np.random.default_rng(5)
+    clear = stepped_runs(rng, 0.15, 1, 20)
+    assert sum(d.drop.onset_step == 150 for d in clear) >= 18 and all(d.drop.seeds_to_confirm == 1 for d in clear)
+    assert abs(np.median([d.drop.size for d in clear]) - 0.15) < 0.02
+    assert np.mean([d.onset_step is not None for d in clear]) >= 0.9
+    one = stepped_runs(rng, 0.06, 1, 100)
+    seen = [d.drop for d in one if d.drop is not None]
+    assert len(seen) >= 95 and np.median([e.size for e in seen]) < np.median([e.smallest_confirmable for e in seen])
+    seeds = int(np.median([e.seeds_to_confirm or 1000 for e in seen]))
+    assert 2 <= seeds <= 8, seeds
+    confirmed_one = np.mean([d.onset_step is not None for d in one])
+    confirmed_seeds = np.mean([d.onset_step is not None for d in stepped_runs(rng, 0.06, seeds, 100)])
+    assert confirmed_one < 0.4 and 0.4 <= confirmed_seeds <= 0.85, (confirmed_one, confirmed_seeds)

@@ -1,6 +1,7 @@
 """openrs-verdict end to end: the paper's own curves judged consistent, a lowered benchmark judged below, runs
 that cannot be compared refused in one line; the paper's curves as MLflow runs."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -55,6 +56,13 @@ def test_the_papers_own_logs_as_a_run_are_consistent(tmp_path, exp, verdict):
     assert "Overall: consistent with the paper on 3 of 3 benchmarks" in out
     files = {p.name for p in (tmp_path / "verdict").iterdir()}
     assert files == {"verdict.md", "verdict.csv", "verdict.png", "curves.png"}
+    # Its curve falls after its peak, and the verdict says by how much, beside what one sample per problem confirms.
+    said = re.search(r"The paper's run peaked at step \d+ and shows no confirmed degradation, by openrs.selection."
+                     r"degradation: from step \d+ its evaluations lie ([\d.]+) points below those before; at 570 "
+                     r"problems with 1 sample each, a drop must be about ([\d.]+) points to be confirmed \(half the "
+                     r"time\); (averaged over \d+ seeds, one of \1 points would be|no number of seeds would "
+                     r"confirm one of \1 points at the detector's bound on checkpoint variation)", out)  # fmt: skip
+    assert said and float(said[1]) < float(said[2]), out
 
 
 @pytest.fixture(scope="session")
