@@ -4,7 +4,6 @@ compares them in its parent MLflow run."""
 import csv
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -306,13 +305,13 @@ def test_a_value_given_on_the_command_line_is_not_searched(tmp_path, run_openrs)
     assert len(jobs) == 4 and {j["beta"] for j in jobs} == {0.5} and len({j["learning_rate"] for j in jobs}) == 4
 
 
-@pytest.mark.parametrize("study", ["smoke_seeds", "seeds"])
-def test_a_seed_study_runs_jobs_identical_but_for_the_seed(tmp_path, run_openrs, study):
-    proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", study, "dry_run=true",
+def test_a_seed_study_runs_jobs_identical_but_for_the_seed(tmp_path, run_openrs):
+    """sweeps/seeds.yaml (Exp 3, five seeds); sweeps/smoke_seeds.yaml trains in tests/e2e/test_seed_study.py."""
+    proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", "seeds", "dry_run=true",
                       "hardware=cpu", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = [yaml.safe_load(p.read_text()) for p in sorted(tmp_path.glob("*/job.yaml"))]
-    assert sorted(j["seed"] for j in jobs) == ([0, 1, 2] if study == "smoke_seeds" else [0, 1, 2, 3, 4])
+    assert sorted(j["seed"] for j in jobs) == [0, 1, 2, 3, 4]
     steps = jobs[0]["trainer"]["max_steps"]
     assert proc.stdout.startswith(f"openrs: a seed study: {len(jobs)} runs identical but for the seed, {steps} steps "
                                   f"each ({len(jobs) * steps} in all); when they end, openrs-verdict {tmp_path}")
@@ -332,12 +331,13 @@ def test_only_a_sweep_of_seeds_alone_is_announced_as_a_study(tmp_path, run_openr
 
 def test_summary_lists_a_job_without_a_run_once_it_failed_and_closes_dead_runs(tmp_path):
     from openrs.run_folder import ERROR_FILE
+    from openrs.tracking.metadata import SWEEP_TAG
     from openrs.tracking.sweep_summary import close_dead_runs, summary
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
     experiment = client.create_experiment("sweep")
-    parent = client.create_run(experiment, tags={"openrs.sweep_dir": str(tmp_path / "sweep")}).info.run_id
+    parent = client.create_run(experiment, tags={SWEEP_TAG: str(tmp_path / "sweep")}).info.run_id
     for job, override in (("0", "x=1"), ("1", "x=2")):  # 0 is still starting, 1 failed before opening its run
         (tmp_path / "sweep" / job / ".hydra").mkdir(parents=True)
         (tmp_path / "sweep" / job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([override]))
@@ -360,45 +360,6 @@ def test_report_names_an_unknown_target(tmp_path):
 
     with pytest.raises(ValueError, match="'nope' is neither an experiment name nor a run id"):
         runs_of(MlflowClient(f"sqlite:///{tmp_path}/mlflow.db"), "nope")
-
-
-def _process_running(module: str) -> int | None:
-    """Pid of a process whose command line runs `python -m module`."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if module.encode() in cmdline.read_bytes().split(b"\0"):
-                return int(cmdline.parent.name)
-        except OSError:
-            pass
-    return None
-
-
-@pytest.mark.slow
-def test_slurm_time_limit_warning_checkpoints_then_requeues(tmp_path):
-    """SIGUSR2 is SLURM's warning before the time limit (slurm_4gpu's signal_delay_s); under submitit's local
-    executor, as under SLURM, the job must checkpoint first, then be requeued and resume from it."""
-    sweep = tmp_path / "sweep"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openrs", "-m", "+experiment=smoke", "hydra/launcher=submitit_local", "resume=true",
-         "trainer.max_steps=16", "eval.every_steps=2", "eval.benchmarks=[arithmetic:easy]",
-         "selection.early_stop=false", "trainer.global_batch_size=16", f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
-         f"hydra.sweep.dir={sweep}"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    while not (sweep / "0" / "eval" / "step-2").exists():  # training is under way
-        assert proc.poll() is None
-        time.sleep(0.5)
-    os.kill(_process_running("submitit.core._submit"), signal.SIGUSR2)
-    output, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0, output[-3000:]
-    log = "".join(p.read_text() for p in sorted(sweep.glob(".submitit/*/*_log.*")))  # the job's output
-    assert "SLURM's time-limit warning: checkpointing, then requeueing" in log, log[-3000:]
-    # Not from scratch, and not from the end: the warning came with steps left (16 leave room on a slow machine).
-    stops = [line for line in log.splitlines() if re.search(r"preempted at step|resuming from", line)]
-    assert re.search(r"resuming from .*checkpoint-([3-9]|1[0-5])\b", "\n".join(stops)), stops
-    [run] = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").search_runs(["1"], "tags.`openrs.output_dir` != ''")
-    assert run.info.status == "FINISHED"  # one run, reattached after the requeue
-    assert (sweep / "0" / "eval" / "step-16").is_dir()
 
 
 def test_a_trial_job_prunes_with_the_sweepers_pruner(tmp_path):
