@@ -306,7 +306,7 @@ def test_a_value_given_on_the_command_line_is_not_searched(tmp_path, run_openrs)
 
 
 def test_a_seed_study_runs_jobs_identical_but_for_the_seed(tmp_path, run_openrs):
-    """sweeps/seeds.yaml (Exp 3, five seeds); sweeps/smoke_seeds.yaml trains in tests/e2e/test_seed_study.py."""
+    """sweeps/seeds.yaml (Exp 3, five seeds); sweeps/smoke_seeds.yaml trains in tests/e2e/test_smoke_study.py."""
     proc = run_openrs("-m", "openrs", "-m", "--config-dir", "sweeps", "--config-name", "seeds", "dry_run=true",
                       "hardware=cpu", f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

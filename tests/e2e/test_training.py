@@ -111,7 +111,7 @@ def test_grpo_raises_held_out_accuracy(smoke_study):
     with the same seed before and after, and problems are compared one by one. Seen on this test's pair
     (improved/worsened): 384/108 (p 1e-37, 32.9% -> 46.0% of answers right; 2 CPU cores, 2026-12-08); with
     learning rate 0 the weights stay bit-identical and no problem changes (p 1).
-    The study's own gain over seeds is tests/e2e/test_seed_study.py's."""
+    The study's own gain over seeds is tests/e2e/test_smoke_study.py's."""
     import yaml
 
     from openrs.config.job import JobConfig
